@@ -1,0 +1,243 @@
+package c2s
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/heraldxmpp/herald/c2s/sasl"
+	"github.com/heraldxmpp/herald/delivery"
+	"github.com/heraldxmpp/herald/delivery/jid"
+	"github.com/heraldxmpp/herald/delivery/stanza"
+	"github.com/heraldxmpp/herald/delivery/xmlstream"
+)
+
+// Credentials looks up an account's SASL credentials for a local domain.
+// It returns sasl.ErrNoSuchUser when there is no such account.
+type Credentials func(domain, username string) (sasl.Credentials, error)
+
+// Stored is an offline message waiting for its recipient (XEP-0160).
+type Stored struct {
+	Seq    uint64
+	Stanza *stanza.Element
+	At     time.Time
+}
+
+// OfflineQueue hands a user's stored messages to the first resource that
+// becomes available and removes them once queued for that resource.
+type OfflineQueue interface {
+	Pending(bare jid.JID) ([]Stored, error)
+	Ack(bare jid.JID, upTo uint64) error
+}
+
+// Config is everything a c2s server needs; cmd/heraldd builds it.
+type Config struct {
+	// Domains served; the first is used when a client names none.
+	Domains []string
+	// TLS carries the server certificates. Required.
+	TLS *tls.Config
+	// AllowPlaintext lets clients authenticate without STARTTLS. Off by
+	// default: RFC 6120 5.1 makes TLS mandatory-to-implement, and a
+	// server SHOULD require it.
+	AllowPlaintext bool
+	Limits         xmlstream.Limits
+	// PreAuthTimeout bounds the time from accept to a bound resource.
+	PreAuthTimeout time.Duration
+	// WriteTimeout bounds a single write to a client; a client that does
+	// not read for that long is disconnected.
+	WriteTimeout time.Duration
+	// MaxQueue is the number of bytes that may wait for a client that
+	// reads slowly; past it the client is disconnected (see writer.go).
+	MaxQueue int
+	// MaxResources is the number of resources one account may bind.
+	MaxResources int
+	// Conflict is the resource conflict policy (RFC 6120 7.7.2.2).
+	Conflict delivery.Conflict
+	// MaxAuthFailures closes a stream after this many failed SASL attempts.
+	MaxAuthFailures int
+
+	Credentials Credentials
+	Router      *delivery.Router
+	Offline     OfflineQueue
+	// StreamFeatures are extra elements advertised after authentication
+	// (roster versioning, pre-approval...).
+	StreamFeatures []*stanza.Element
+	Log            *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.PreAuthTimeout == 0 {
+		c.PreAuthTimeout = 60 * time.Second
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 30 * time.Second
+	}
+	if c.MaxQueue == 0 {
+		c.MaxQueue = 1 << 20
+	}
+	if c.MaxResources == 0 {
+		c.MaxResources = 32
+	}
+	if c.MaxAuthFailures == 0 {
+		c.MaxAuthFailures = 5
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+}
+
+// Server accepts client connections and runs their sessions.
+type Server struct {
+	cfg     Config
+	domains map[string]bool
+	certEnd endpoints
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	sessions  map[*session]struct{}
+	closed    bool
+	wg        sync.WaitGroup
+	// offlineMu serializes offline drains so that two resources becoming
+	// available together do not both receive the same stored messages.
+	offlineMu sync.Mutex
+}
+
+// New returns a server for cfg.
+func New(cfg Config) (*Server, error) {
+	cfg.defaults()
+	if len(cfg.Domains) == 0 {
+		return nil, errors.New("c2s: no domain configured")
+	}
+	if cfg.TLS == nil {
+		return nil, errors.New("c2s: no TLS configuration")
+	}
+	if cfg.Router == nil || cfg.Credentials == nil {
+		return nil, errors.New("c2s: router and credentials are required")
+	}
+	s := &Server{
+		cfg:       cfg,
+		domains:   map[string]bool{},
+		listeners: map[net.Listener]struct{}{},
+		sessions:  map[*session]struct{}{},
+		certEnd:   newEndpoints(cfg.TLS),
+	}
+	for _, d := range cfg.Domains {
+		s.domains[d] = true
+	}
+	return s, nil
+}
+
+// Serve accepts connections on ln until it is closed. With directTLS the
+// TLS handshake comes first (XEP-0368); otherwise clients use STARTTLS.
+func (s *Server) Serve(ln net.Listener, directTLS bool) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return net.ErrClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+	var delay time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Out of file descriptors and the like: back off, as
+				// net/http does, rather than spin.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		sess := s.newSession(conn, directTLS)
+		if sess == nil {
+			conn.Close()
+			continue
+		}
+		go sess.run()
+	}
+}
+
+// Sessions returns the number of open client streams, bound or not.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// Shutdown stops accepting, sends <system-shutdown/> to every client
+// (RFC 6120 4.9.3.19) and waits for their sessions to end or ctx to
+// expire.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	list := make([]*session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		list = append(list, sess)
+	}
+	s.mu.Unlock()
+	for _, sess := range list {
+		sess.kick(xmlstream.NewError(xmlstream.SystemShutdown, "the server is shutting down"))
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for sess := range s.sessions {
+			sess.conn.Close()
+		}
+		s.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+func (s *Server) newSession(conn net.Conn, directTLS bool) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	sess := &session{srv: s, conn: conn, directTLS: directTLS}
+	s.sessions[sess] = struct{}{}
+	s.wg.Add(1)
+	return sess
+}
+
+func (s *Server) forget(sess *session) {
+	s.mu.Lock()
+	delete(s.sessions, sess)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// Kick ends every connected resource of the account bare with the stream
+// error e (for example when the account is deleted) and returns how many
+// it ended.
+func (s *Server) Kick(bare jid.JID, e *xmlstream.StreamError) int {
+	n := 0
+	for _, r := range s.cfg.Router.Registry.Resources(nil, bare) {
+		if sess, ok := r.Sink.(*session); ok {
+			sess.kick(e)
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,199 @@
+package c2s
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/heraldxmpp/herald/delivery"
+	"github.com/heraldxmpp/herald/delivery/jid"
+	"github.com/heraldxmpp/herald/delivery/stanza"
+	"github.com/heraldxmpp/herald/delivery/xmlstream"
+)
+
+const nsDelay = "urn:xmpp:delay"
+
+// stanza handles a stanza from a connected resource.
+func (s *session) stanza(el *stanza.Element) *xmlstream.StreamError {
+	if !isStanza(el) {
+		// RFC 6120 4.9.3.24: a first-level element we do not support.
+		return xmlstream.NewError(xmlstream.UnsupportedStanzaType, "")
+	}
+	// RFC 6120 8.1.2.1: the server stamps the sender's full JID, whatever
+	// the client wrote, so a spoofed 'from' never leaves this stream.
+	el.Set("from", s.jid.String())
+	var to jid.JID
+	if t := el.Get("to"); t != "" {
+		var err error
+		if to, err = jid.Parse(t); err != nil {
+			// RFC 6120 8.3.3.8: the 'to' address is not a valid JID.
+			s.replyMalformed(el)
+			return nil
+		}
+	} else if el.Has("to") {
+		s.replyMalformed(el)
+		return nil
+	}
+	router := s.srv.cfg.Router
+	switch el.Name.Local {
+	case "iq":
+		s.iq(el, to)
+	case "presence":
+		if to.IsZero() {
+			s.presence(el)
+			return nil
+		}
+		router.Route(el, s.jid, to)
+	default:
+		router.Route(el, s.jid, to)
+	}
+	return nil
+}
+
+func (s *session) replyMalformed(el *stanza.Element) {
+	r := stanza.Bounce(el, stanza.NewError(stanza.JIDMalformed, "the 'to' address is not a valid JID"))
+	if r != nil {
+		r.Del("from")
+		s.Deliver(r)
+	}
+}
+
+// iq validates an IQ (RFC 6120 8.2.3) and handles the ones that belong to
+// the stream itself before routing the rest.
+func (s *session) iq(el *stanza.Element, to jid.JID) {
+	typ := el.Get("type")
+	switch {
+	case !el.Has("id"):
+		s.replyError(el, stanza.NewError(stanza.BadRequest, "an iq needs an id"))
+		return
+	case typ != "get" && typ != "set" && typ != "result" && typ != "error":
+		s.replyError(el, stanza.NewError(stanza.BadRequest, "an iq needs a type of get, set, result or error"))
+		return
+	}
+	if typ == "set" && (to.IsZero() || to == s.jid.Bare()) {
+		switch p := el.FirstElement(); {
+		case p == nil:
+		case p.Name.Space == nsBind && p.Name.Local == "bind":
+			// RFC 6120 7.6.2.2: one resource per stream.
+			s.replyError(el, stanza.NewError(stanza.NotAllowed, "a resource is already bound"))
+			return
+		case p.Name.Space == nsSession && p.Name.Local == "session":
+			// RFC 3921 3: session establishment is a no-op today.
+			s.Deliver(delivery.Result(el, s.jid, jid.JID{}))
+			return
+		}
+	}
+	s.srv.cfg.Router.Route(el, s.jid, to)
+}
+
+// presence handles presence with no 'to': the resource's own broadcast
+// presence (RFC 6121 4.2, 4.4, 4.5).
+func (s *session) presence(el *stanza.Element) {
+	reg := s.srv.cfg.Router.Registry
+	switch el.Get("type") {
+	case "":
+		prio, ok := priority(el)
+		if !ok {
+			s.replyError(el, stanza.NewError(stanza.BadRequest, "priority must be an integer from -128 to 127"))
+			return
+		}
+		before, _, found := reg.Update(s.jid, func(r *delivery.Resource) {
+			r.Available = true
+			r.Priority = prio
+		})
+		if !found {
+			return
+		}
+		// RFC 6121 4.2.2 and 4.4.2: every available resource of the user,
+		// the sender included, gets the presence.
+		s.toOwnResources(el)
+		if !before.Available && prio >= 0 {
+			s.deliverOffline()
+		}
+	case "unavailable":
+		before, _, found := reg.Update(s.jid, func(r *delivery.Resource) { r.Available = false })
+		if !found || !before.Available {
+			return
+		}
+		// RFC 6121 4.5.2: to the user's other resources and the sender.
+		s.toOwnResources(el)
+		s.Deliver(el)
+	case "error":
+	default:
+		// subscribe/subscribed/unsubscribe/unsubscribed/probe need a 'to'.
+		s.replyError(el, stanza.NewError(stanza.BadRequest, "this presence type needs a 'to' address"))
+	}
+}
+
+// toOwnResources delivers el to every available resource of the user.
+func (s *session) toOwnResources(el *stanza.Element) {
+	var buf [8]delivery.Resource
+	for _, r := range s.srv.cfg.Router.Registry.Resources(buf[:0], s.jid.Bare()) {
+		if r.Available {
+			r.Sink.Deliver(el)
+		}
+	}
+}
+
+// priority reads <priority/> (RFC 6121 4.7.2.3): an integer between -128
+// and +127, 0 when absent.
+func priority(el *stanza.Element) (int8, bool) {
+	p := el.Child(stanza.NSClient, "priority")
+	if p == nil {
+		return 0, true
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(p.Text()), 10, 8)
+	if err != nil {
+		return 0, false
+	}
+	return int8(n), true
+}
+
+// deliverOffline hands stored messages to this resource, which has just
+// become available with a non-negative priority (XEP-0160 4), each
+// stamped with its original time (XEP-0203).
+func (s *session) deliverOffline() {
+	q := s.srv.cfg.Offline
+	if q == nil {
+		return
+	}
+	s.srv.offlineMu.Lock()
+	defer s.srv.offlineMu.Unlock()
+	bare := s.jid.Bare()
+	msgs, err := q.Pending(bare)
+	if err != nil {
+		s.srv.cfg.Log.Warn("c2s: reading offline messages failed", "jid", bare.String(), "err", err)
+		return
+	}
+	if len(msgs) == 0 {
+		return
+	}
+	var last uint64
+	for _, m := range msgs {
+		m.Stanza.Append(stanza.NewElement(nsDelay, "delay").
+			Set("from", s.domain).
+			Set("stamp", m.At.UTC().Format("2006-01-02T15:04:05.000Z")).
+			AppendText("Offline storage"))
+		if !s.Deliver(m.Stanza) {
+			break
+		}
+		last = m.Seq
+	}
+	if last == 0 {
+		return
+	}
+	if err := q.Ack(bare, last); err != nil {
+		s.srv.cfg.Log.Warn("c2s: removing delivered offline messages failed", "jid", bare.String(), "err", err)
+	}
+}
+
+// unbound runs when a bound session ends: the resource leaves the
+// registry and, if it was available, the user's other resources get the
+// unavailable presence it owed them (RFC 6121 4.5.2).
+func (s *session) unbound() {
+	res, ok := s.srv.cfg.Router.Registry.Unbind(s.jid, s)
+	if !ok || !res.Available {
+		return
+	}
+	un := stanza.NewElement(stanza.NSClient, "presence").Set("from", s.jid.String()).Set("type", "unavailable")
+	s.toOwnResources(un)
+}

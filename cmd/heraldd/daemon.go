@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/heraldxmpp/herald/c2s"
+	"github.com/heraldxmpp/herald/cmd/internal/config"
+	"github.com/heraldxmpp/herald/consensus"
+	"github.com/heraldxmpp/herald/delivery"
+	"github.com/heraldxmpp/herald/delivery/jid"
+	"github.com/heraldxmpp/herald/delivery/xmlstream"
+	"github.com/heraldxmpp/herald/ops"
+)
+
+// daemon is one running heraldd: the pieces start builds, in the order
+// close tears them down.
+type daemon struct {
+	cfg    config.Config
+	log    *slog.Logger
+	node   *consensus.Node
+	store  *store
+	router *delivery.Router
+	c2s    *c2s.Server
+	admin  *http.Server
+	// addrs are the bound listener addresses by role, for the log, the
+	// status call and tests that listen on port 0.
+	addrs map[string][]string
+}
+
+// start builds and starts every component; on error it undoes what it
+// started.
+func start(cfg config.Config, log *slog.Logger) (d *daemon, err error) {
+	d = &daemon{cfg: cfg, log: log, addrs: map[string][]string{}}
+	defer func() {
+		if err != nil {
+			d.close(context.Background())
+		}
+	}()
+	domains := map[string]bool{}
+	for i, raw := range cfg.Domains {
+		j, err := jid.Parse(raw)
+		if err != nil || j.Local() != "" || !j.IsBare() {
+			return nil, fmt.Errorf("domain %q is not a valid domain name", raw)
+		}
+		cfg.Domains[i] = j.Domain()
+		domains[j.Domain()] = true
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the data directory: %w", err)
+	}
+	if err := d.createStore(domains); err != nil {
+		return nil, err
+	}
+	if err := d.createC2S(domains); err != nil {
+		return nil, err
+	}
+	if err := d.startAdmin(); err != nil {
+		return nil, err
+	}
+	log.Info("herald is running",
+		"domains", strings.Join(cfg.Domains, ","),
+		"data", absPath(cfg.DataDir),
+		"c2s_starttls", strings.Join(d.addrs["c2s"], ","),
+		"c2s_directtls", strings.Join(d.addrs["c2s_tls"], ","),
+		"admin", absPath(cfg.Admin.Socket))
+	if len(cfg.S2S.Listen) > 0 {
+		log.Info("federation (s2s) is not available in this version; no s2s port is opened", "reserved", strings.Join(cfg.S2S.Listen, ","))
+	}
+	return d, nil
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+func (d *daemon) createStore(domains map[string]bool) error {
+	node, err := consensus.Open(consensus.Config{
+		Dir:          filepath.Join(d.cfg.DataDir, "consensus"),
+		NodeID:       d.cfg.Cluster.NodeID,
+		Bootstrap:    true,
+		Logger:       d.log.With("component", "consensus"),
+		OfflineLimit: d.cfg.Limits.OfflinePerUser,
+	})
+	if err != nil {
+		return fmt.Errorf("opening the state store: %w", err)
+	}
+	d.node = node
+	d.store = &store{node: node, domains: domains, minPassword: d.cfg.Limits.MinPasswordLength, log: d.log}
+	return nil
+}
+
+func (d *daemon) createC2S(domains map[string]bool) error {
+	cert, path, generated, err := loadCertificate(d.cfg.TLS.Cert, d.cfg.TLS.Key, d.cfg.DataDir, d.cfg.Domains)
+	if err != nil {
+		return err
+	}
+	if generated {
+		d.log.Info("using a self-signed certificate; clients will ask to trust it", "file", absPath(path), "sha256", fingerprint(cert))
+	}
+	reg := delivery.NewRegistry()
+	svc := delivery.NewService("Herald", version, d.store)
+	d.router = &delivery.Router{
+		Domains: domains, Registry: reg, Accounts: d.store,
+		Offline: d.store, Server: svc, Log: d.log,
+	}
+	conflict := map[string]delivery.Conflict{
+		"rename": delivery.ConflictRename, "refuse": delivery.ConflictRefuse, "replace": delivery.ConflictReplace,
+	}[d.cfg.C2S.ResourceConflict]
+	srv, err := c2s.New(c2s.Config{
+		Domains:        d.cfg.Domains,
+		TLS:            &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		AllowPlaintext: d.cfg.C2S.AllowPlaintext,
+		Limits:         xmlstream.Limits{MaxStanza: d.cfg.Limits.MaxStanza, MaxDepth: d.cfg.Limits.MaxDepth},
+		PreAuthTimeout: d.cfg.C2S.PreAuthTimeout.Duration,
+		WriteTimeout:   d.cfg.C2S.WriteTimeout.Duration,
+		MaxQueue:       d.cfg.Limits.MaxQueue,
+		MaxResources:   d.cfg.Limits.MaxResources,
+		Conflict:       conflict,
+		Credentials:    d.store.Credentials,
+		Router:         d.router,
+		Offline:        d.store,
+		Log:            d.log.With("component", "c2s"),
+	})
+	if err != nil {
+		return err
+	}
+	d.c2s = srv
+	for _, spec := range []struct {
+		role   string
+		addrs  []string
+		direct bool
+	}{{"c2s", d.cfg.C2S.Listen, false}, {"c2s_tls", d.cfg.C2S.ListenTLS, true}} {
+		for _, a := range spec.addrs {
+			ln, err := net.Listen("tcp", a)
+			if err != nil {
+				return fmt.Errorf("listening for clients on %s: %w", a, err)
+			}
+			d.addrs[spec.role] = append(d.addrs[spec.role], ln.Addr().String())
+			go func() {
+				if err := srv.Serve(ln, spec.direct); err != nil && !errors.Is(err, net.ErrClosed) {
+					d.log.Error("client listener stopped", "addr", ln.Addr().String(), "err", err)
+				}
+			}()
+		}
+	}
+	return nil
+}
+
+// startAdmin serves the admin API on a unix socket only its owner can
+// open: whoever can connect is an administrator.
+func (d *daemon) startAdmin() error {
+	path := d.cfg.Admin.Socket
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	if c, err := net.Dial("unix", path); err == nil {
+		c.Close()
+		return fmt.Errorf("another heraldd is already serving the admin socket %s", path)
+	}
+	os.Remove(path) // a stale socket from a crash
+	old := umask(0o177)
+	ln, err := net.Listen("unix", path)
+	umask(old)
+	if err != nil {
+		return fmt.Errorf("admin socket %s: %w", path, err)
+	}
+	d.addrs["admin"] = []string{path}
+	d.admin = &http.Server{Handler: ops.Handler(&backend{d}, d.log.With("component", "admin"))}
+	go d.admin.Serve(ln)
+	return nil
+}
+
+// close stops everything start started, in reverse order.
+func (d *daemon) close(ctx context.Context) error {
+	var errs []error
+	if d.admin != nil {
+		d.admin.Shutdown(ctx)
+		os.Remove(d.cfg.Admin.Socket)
+	}
+	if d.c2s != nil {
+		if err := d.c2s.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if d.node != nil {
+		if err := d.node.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// backend is the daemon as the admin API sees it.
+type backend struct{ d *daemon }
+
+func (b *backend) Status(ctx context.Context) (ops.Status, error) {
+	listen := map[string]string{}
+	for k, v := range b.d.addrs {
+		listen[k] = strings.Join(v, ",")
+	}
+	return ops.Status{
+		Version:  version,
+		Domains:  b.d.cfg.Domains,
+		DataDir:  absPath(b.d.cfg.DataDir),
+		Sessions: b.d.router.Registry.Count(),
+		Listen:   listen,
+		Raft:     b.d.node.Stats(),
+	}, nil
+}
+
+func (b *backend) ListUsers(ctx context.Context, domain string) ([]string, error) {
+	return b.d.store.ListUsers(ctx, domain)
+}
+
+func (b *backend) CreateUser(ctx context.Context, jid, password string) error {
+	return b.d.store.CreateUser(ctx, jid, password)
+}
+
+func (b *backend) SetPassword(ctx context.Context, jid, password string) error {
+	return b.d.store.SetPassword(ctx, jid, password)
+}
+
+func (b *backend) DeleteUser(ctx context.Context, raw string) error {
+	j, err := b.d.store.deleteUser(ctx, raw)
+	if err != nil {
+		return err
+	}
+	// The account is gone: its sessions end (RFC 6120 4.9.3.12).
+	b.d.c2s.Kick(j, xmlstream.NewError(xmlstream.NotAuthorized, "the account was deleted"))
+	return nil
+}
+
+func (b *backend) Sessions(ctx context.Context) ([]ops.Session, error) {
+	var out []ops.Session
+	b.d.router.Registry.All(func(r delivery.Resource) bool {
+		out = append(out, ops.Session{JID: r.JID.String(), Available: r.Available, Priority: int(r.Priority)})
+		return true
+	})
+	return out, nil
+}

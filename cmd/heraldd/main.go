@@ -1,0 +1,138 @@
+// Command heraldd is the Herald XMPP server.
+//
+// With no flags and no config it serves the domain localhost from the
+// directory ./herald-data: c2s on 5222 (STARTTLS) and 5223 (direct TLS), a
+// self-signed certificate made at first start, and the admin API on
+// ./herald-data/admin.sock. See README.md for the configuration reference.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/heraldxmpp/herald/cmd/internal/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the whole program; tests call it in-process.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "heraldd:", err)
+		return 2
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	d, err := start(cfg, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "heraldd:", err)
+		return 1
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := d.close(sctx); err != nil {
+		fmt.Fprintln(stderr, "heraldd: shutdown:", err)
+		return 1
+	}
+	return 0
+}
+
+// list is a repeatable or comma-separated flag.
+type list struct {
+	v   *[]string
+	set bool
+}
+
+func (l *list) String() string { return "" }
+func (l *list) Set(s string) error {
+	if !l.set {
+		*l.v = []string{} // set, possibly to nothing: -c2s '' disables
+		l.set = true
+	}
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l.v = append(*l.v, p)
+		}
+	}
+	return nil
+}
+
+// parseFlags reads the config file named by -config, then lets flags
+// override it.
+func parseFlags(args []string, stderr io.Writer) (config.Config, error) {
+	fs := flag.NewFlagSet("heraldd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "TOML config `file` (default: none, zero-config defaults)")
+	var over config.Config
+	fs.Var(&list{v: &over.Domains}, "domain", "domain to serve (repeatable or comma-separated; default localhost)")
+	fs.StringVar(&over.DataDir, "data", "", "data `dir` (default ./herald-data)")
+	fs.Var(&list{v: &over.C2S.Listen}, "c2s", "STARTTLS client listen `addr` (repeatable; default [::]:5222)")
+	fs.Var(&list{v: &over.C2S.ListenTLS}, "c2s-tls", "direct TLS client listen `addr` (repeatable; default [::]:5223)")
+	fs.StringVar(&over.Admin.Socket, "admin-socket", "", "admin API unix socket `path` (default <data>/admin.sock)")
+	fs.StringVar(&over.LogLevel, "log-level", "", "debug, info, warn or error (default info)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return config.Config{}, err
+	}
+	if *showVersion {
+		fmt.Fprintln(stderr, "heraldd", version)
+		return config.Config{}, flag.ErrHelp
+	}
+	if fs.NArg() > 0 {
+		return config.Config{}, fmt.Errorf("unexpected argument %q (heraldd takes only flags; see -h)", fs.Arg(0))
+	}
+	var cfg config.Config
+	if *path != "" {
+		var err error
+		if cfg, err = config.Load(*path); err != nil {
+			return cfg, err
+		}
+	}
+	if over.Domains != nil {
+		cfg.Domains = over.Domains
+	}
+	if over.DataDir != "" {
+		cfg.DataDir = over.DataDir
+	}
+	if over.C2S.Listen != nil {
+		cfg.C2S.Listen = over.C2S.Listen
+	}
+	if over.C2S.ListenTLS != nil {
+		cfg.C2S.ListenTLS = over.C2S.ListenTLS
+	}
+	if over.Admin.Socket != "" {
+		cfg.Admin.Socket = over.Admin.Socket
+	}
+	if over.LogLevel != "" {
+		cfg.LogLevel = over.LogLevel
+	}
+	cfg.Defaults()
+	return cfg, cfg.Validate()
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}

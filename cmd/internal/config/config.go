@@ -1,0 +1,216 @@
+// Package config reads Herald's TOML configuration file. It is shared by
+// heraldd, which runs from it, and heraldctl, which finds the admin socket
+// through it; nothing outside cmd/ reads configuration.
+//
+// Decoding is strict: an unknown key is an error that names the key, so a
+// typo never silently falls back to a default.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole file. Zero values mean "the default"; Defaults fills
+// them in.
+type Config struct {
+	// Domains served by this server. Default: ["localhost"].
+	Domains []string `toml:"domains"`
+	// DataDir holds the Raft log, the state database, the generated
+	// certificate and the admin socket. Default: "herald-data".
+	DataDir  string `toml:"data_dir"`
+	LogLevel string `toml:"log_level"`
+
+	C2S     C2S     `toml:"c2s"`
+	S2S     S2S     `toml:"s2s"`
+	TLS     TLS     `toml:"tls"`
+	Limits  Limits  `toml:"limits"`
+	Admin   Admin   `toml:"admin"`
+	Cluster Cluster `toml:"cluster"`
+}
+
+// C2S configures client listeners.
+type C2S struct {
+	// Listen are STARTTLS listeners. Default: ["[::]:5222"].
+	Listen []string `toml:"listen"`
+	// ListenTLS are direct TLS listeners (XEP-0368). Default: ["[::]:5223"].
+	ListenTLS []string `toml:"listen_tls"`
+	// AllowPlaintext lets clients log in without TLS. Default false.
+	AllowPlaintext bool `toml:"allow_plaintext"`
+	// ResourceConflict is rename, refuse or replace (RFC 6120 7.7.2.2).
+	ResourceConflict string   `toml:"resource_conflict"`
+	PreAuthTimeout   Duration `toml:"pre_auth_timeout"`
+	WriteTimeout     Duration `toml:"write_timeout"`
+}
+
+// S2S is reserved for federation.
+type S2S struct {
+	// Listen is reserved: no s2s listener is opened yet.
+	Listen []string `toml:"listen"`
+}
+
+// TLS names the certificate. Both empty: a self-signed certificate for
+// the domains is made in DataDir at first start.
+type TLS struct {
+	Cert string `toml:"cert"`
+	Key  string `toml:"key"`
+}
+
+// Limits bound what one client can make the server hold.
+type Limits struct {
+	MaxStanza         int `toml:"max_stanza"`
+	MaxDepth          int `toml:"max_depth"`
+	MaxQueue          int `toml:"max_queue"`
+	MaxResources      int `toml:"max_resources"`
+	OfflinePerUser    int `toml:"offline_per_user"`
+	MinPasswordLength int `toml:"min_password_length"`
+}
+
+// Admin configures the admin API.
+type Admin struct {
+	// Socket is the unix socket path. Default: DataDir/admin.sock.
+	Socket string `toml:"socket"`
+}
+
+// Cluster names this node in its Raft group.
+type Cluster struct {
+	NodeID string `toml:"node_id"`
+}
+
+// Duration is a time.Duration written as "30s" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Load reads path strictly. Relative paths inside the file (data_dir,
+// tls.cert, tls.key, admin.socket) are relative to the file's directory.
+func Load(path string) (Config, error) {
+	var c Config
+	md, err := toml.DecodeFile(path, &c)
+	if err != nil {
+		return c, fmt.Errorf("config: %s: %w", path, err)
+	}
+	if un := md.Undecoded(); len(un) > 0 {
+		keys := make([]string, len(un))
+		for i, k := range un {
+			keys[i] = k.String()
+		}
+		return c, fmt.Errorf("config: %s: unknown key %s", path, strings.Join(keys, ", "))
+	}
+	base := filepath.Dir(path)
+	for _, p := range []*string{&c.DataDir, &c.TLS.Cert, &c.TLS.Key, &c.Admin.Socket} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(base, *p)
+		}
+	}
+	return c, nil
+}
+
+// Defaults fills every unset field.
+func (c *Config) Defaults() {
+	if len(c.Domains) == 0 {
+		c.Domains = []string{"localhost"}
+	}
+	if c.DataDir == "" {
+		c.DataDir = "herald-data"
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	if c.C2S.Listen == nil {
+		c.C2S.Listen = []string{"[::]:5222"}
+	}
+	if c.C2S.ListenTLS == nil {
+		c.C2S.ListenTLS = []string{"[::]:5223"}
+	}
+	if c.S2S.Listen == nil {
+		c.S2S.Listen = []string{"[::]:5269"}
+	}
+	if c.C2S.ResourceConflict == "" {
+		c.C2S.ResourceConflict = "rename"
+	}
+	if c.C2S.PreAuthTimeout.Duration == 0 {
+		c.C2S.PreAuthTimeout.Duration = 60 * time.Second
+	}
+	if c.C2S.WriteTimeout.Duration == 0 {
+		c.C2S.WriteTimeout.Duration = 30 * time.Second
+	}
+	l := &c.Limits
+	if l.MaxStanza == 0 {
+		l.MaxStanza = 256 << 10
+	}
+	if l.MaxDepth == 0 {
+		l.MaxDepth = 32
+	}
+	if l.MaxQueue == 0 {
+		l.MaxQueue = 1 << 20
+	}
+	if l.MaxResources == 0 {
+		l.MaxResources = 32
+	}
+	if l.OfflinePerUser == 0 {
+		l.OfflinePerUser = 1000
+	}
+	if l.MinPasswordLength == 0 {
+		l.MinPasswordLength = 8
+	}
+	if c.Admin.Socket == "" {
+		c.Admin.Socket = filepath.Join(c.DataDir, "admin.sock")
+	}
+	if c.Cluster.NodeID == "" {
+		c.Cluster.NodeID = "node1"
+	}
+}
+
+// Validate reports the first setting that cannot work.
+func (c *Config) Validate() error {
+	switch c.C2S.ResourceConflict {
+	case "rename", "refuse", "replace":
+	default:
+		return fmt.Errorf("config: c2s.resource_conflict must be rename, refuse or replace, not %q", c.C2S.ResourceConflict)
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		return errors.New("config: tls.cert and tls.key go together")
+	}
+	if c.Limits.MaxStanza < 4096 {
+		return errors.New("config: limits.max_stanza must be at least 4096 bytes")
+	}
+	if c.Limits.MaxDepth < 4 {
+		return errors.New("config: limits.max_depth must be at least 4")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("config: log_level must be debug, info, warn or error, not %q", c.LogLevel)
+	}
+	return nil
+}
+
+// Find returns the config to use: path when given, else the defaults.
+func Find(path string) (Config, error) {
+	var c Config
+	if path != "" {
+		var err error
+		if c, err = Load(path); err != nil {
+			return c, err
+		}
+	}
+	c.Defaults()
+	return c, c.Validate()
+}

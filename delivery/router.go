@@ -1,0 +1,321 @@
+package delivery
+
+import (
+	"log/slog"
+
+	"github.com/heraldxmpp/herald/delivery/jid"
+	"github.com/heraldxmpp/herald/delivery/stanza"
+)
+
+// Accounts answers whether a local account exists.
+type Accounts interface {
+	Exists(bare jid.JID) bool
+}
+
+// Offline keeps messages for an account with no available resource
+// (XEP-0160). Store returns a *stanza.Error to bounce to the sender when
+// the message cannot be kept (storage full, no quorum).
+type Offline interface {
+	Store(to jid.JID, st *stanza.Element) error
+}
+
+// IQHandler answers IQs that the server handles itself: those addressed
+// to a local domain, or to a bare JID on behalf of the account (RFC 6121
+// 8.5.2.1.3). It returns the reply, or an error to bounce.
+type IQHandler interface {
+	HandleIQ(iq *stanza.Element, from, to jid.JID) (*stanza.Element, *stanza.Error)
+}
+
+// Router applies the delivery rules of RFC 6120 10 and RFC 6121 8 to
+// stanzas whose 'from' has already been stamped and validated by the
+// stream that received them. It never blocks on a recipient.
+type Router struct {
+	// Domains are the local domains served by this router.
+	Domains map[string]bool
+	// Registry holds this node's connected resources.
+	Registry *Registry
+	// Accounts, Offline and Server are the collaborators named above.
+	Accounts Accounts
+	Offline  Offline
+	Server   IQHandler
+	Log      *slog.Logger
+}
+
+// IsLocal reports whether domain is served here.
+func (r *Router) IsLocal(domain string) bool { return r.Domains[domain] }
+
+// Route delivers st, sent by from, to its 'to' address. to is the parsed
+// 'to' attribute; the zero JID means the stanza had none and is meant for
+// the sender's own account (RFC 6120 10.3). Errors the sender is owed are
+// sent back to from through the registry.
+func (r *Router) Route(st *stanza.Element, from, to jid.JID) {
+	if to.IsZero() {
+		to = from.Bare()
+	}
+	if !r.IsLocal(to.Domain()) {
+		// RFC 6120 10.4: remote domains go over s2s, which this node does
+		// not offer yet: the sender learns it at once rather than waiting.
+		r.bounce(st, from, stanza.NewError(stanza.RemoteServerNotFound, "federation is not enabled on this server"))
+		return
+	}
+	switch {
+	case to.Local() == "":
+		r.toServer(st, from, to)
+	default:
+		r.toUser(st, from, to)
+	}
+}
+
+// toServer handles stanzas for <domain> or <domain/resource>
+// (RFC 6120 10.5.1, 10.5.2).
+func (r *Router) toServer(st *stanza.Element, from, to jid.JID) {
+	switch st.Name.Local {
+	case "iq":
+		r.serverIQ(st, from, to)
+	case "message":
+		// RFC 6120 10.5.1 lets the server return an error instead of
+		// handling a message: nothing here consumes messages.
+		r.bounce(st, from, stanza.NewError(stanza.ServiceUnavailable, ""))
+	default:
+		// Presence to the server itself carries nothing the server acts on.
+	}
+}
+
+func (r *Router) serverIQ(st *stanza.Element, from, to jid.JID) {
+	typ := st.Get("type")
+	if typ == "result" || typ == "error" {
+		return // answers to nothing we asked: ignore (RFC 6120 8.2.3)
+	}
+	if typ != "get" && typ != "set" {
+		r.bounce(st, from, stanza.NewError(stanza.BadRequest, "iq type must be get, set, result or error"))
+		return
+	}
+	// RFC 6120 8.2.3: a get or set contains exactly one payload element.
+	if n := countElements(st); n != 1 {
+		r.bounce(st, from, stanza.NewError(stanza.BadRequest, "iq get/set needs exactly one child element"))
+		return
+	}
+	if r.Server == nil {
+		r.bounce(st, from, stanza.NewError(stanza.ServiceUnavailable, ""))
+		return
+	}
+	reply, serr := r.Server.HandleIQ(st, from, to)
+	if serr != nil {
+		r.bounce(st, from, serr)
+		return
+	}
+	if reply != nil {
+		r.deliverTo(from, reply)
+	}
+}
+
+// toUser handles stanzas for a local account (RFC 6121 8.5).
+func (r *Router) toUser(st *stanza.Element, from, to jid.JID) {
+	bare := to.Bare()
+	if !r.exists(bare) {
+		// RFC 6121 8.5.1: no such user.
+		switch st.Name.Local {
+		case "iq":
+			r.serverIQUnknownUser(st, from)
+		case "message":
+			r.bounce(st, from, stanza.NewError(stanza.ServiceUnavailable, ""))
+		}
+		// Presence of every type is silently ignored (8.5.1).
+		return
+	}
+	if !to.IsBare() {
+		if res, ok := r.Registry.Get(to); ok {
+			r.toFullMatch(st, from, res)
+			return
+		}
+		r.toFullNoMatch(st, from, to)
+		return
+	}
+	switch st.Name.Local {
+	case "iq":
+		// RFC 6121 8.5.2.1.3 / 8.5.2.2.3: the server answers on behalf of
+		// the account and never delivers to a resource.
+		r.serverIQ(st, from, to)
+	case "message":
+		r.messageToBare(st, from, bare)
+	case "presence":
+		r.presenceToBare(st, from, bare)
+	}
+}
+
+func (r *Router) serverIQUnknownUser(st *stanza.Element, from jid.JID) {
+	if t := st.Get("type"); t == "get" || t == "set" {
+		r.bounce(st, from, stanza.NewError(stanza.ServiceUnavailable, ""))
+	}
+}
+
+// toFullMatch: RFC 6121 8.5.3.1, a resource matches the full JID.
+func (r *Router) toFullMatch(st *stanza.Element, from jid.JID, res Resource) {
+	switch st.Name.Local {
+	case "presence":
+		switch st.Get("type") {
+		case "", "unavailable", "error":
+			res.Sink.Deliver(st)
+		default:
+			// Subscription and probe handling belong to the roster layer.
+			r.presenceToBare(st, from, res.JID.Bare())
+		}
+	default:
+		if !res.Sink.Deliver(st) {
+			r.bounce(st, from, stanza.NewError(stanza.RecipientUnavailable, ""))
+		}
+	}
+}
+
+// toFullNoMatch: RFC 6121 8.5.3.2, no resource matches the full JID.
+func (r *Router) toFullNoMatch(st *stanza.Element, from, to jid.JID) {
+	switch st.Name.Local {
+	case "message":
+		switch st.Get("type") {
+		case "chat":
+			// 8.5.3.2.1: chat is treated as if sent to the bare JID.
+			r.messageToBare(st, from, to.Bare())
+		case "error":
+		default:
+			r.bounce(st, from, stanza.NewError(stanza.ServiceUnavailable, ""))
+		}
+	case "presence":
+		// 8.5.3.2.2: available/unavailable, subscribed, unsubscribe and
+		// unsubscribed are ignored; subscribe and probe go to the roster
+		// layer, which this core does not have yet.
+	case "iq":
+		if t := st.Get("type"); t == "get" || t == "set" {
+			r.bounce(st, from, stanza.NewError(stanza.ServiceUnavailable, ""))
+		}
+	}
+}
+
+// messageToBare: RFC 6121 8.5.2.1.1 and 8.5.2.2.1.
+func (r *Router) messageToBare(st *stanza.Element, from, bare jid.JID) {
+	typ := st.Get("type")
+	switch typ {
+	case "error":
+		return // MUST silently ignore
+	case "groupchat":
+		r.bounce(st, from, stanza.NewError(stanza.ServiceUnavailable, ""))
+		return
+	}
+	var buf [8]Resource
+	list := r.Registry.Resources(buf[:0], bare)
+	if typ == "headline" {
+		// 8.5.2.1.1: headlines go to all non-negative resources, or are
+		// ignored when there is none.
+		for _, res := range list {
+			if res.Available && res.Priority >= 0 {
+				res.Sink.Deliver(st)
+			}
+		}
+		return
+	}
+	// normal and chat: the "most available" resources, meaning those with
+	// the highest non-negative priority; never a negative one (8.5.2.1.1).
+	best := int8(-1)
+	for _, res := range list {
+		if res.Available && res.Priority > best {
+			best = res.Priority
+		}
+	}
+	delivered := false
+	if best >= 0 {
+		for _, res := range list {
+			if res.Available && res.Priority == best && res.Sink.Deliver(st) {
+				delivered = true
+			}
+		}
+	}
+	if delivered {
+		return
+	}
+	r.storeOffline(st, from, bare)
+}
+
+// storeOffline keeps a message for later (RFC 6121 8.5.2.2.1 option a,
+// XEP-0160). Only messages a person would miss are kept: chat states and
+// receipts without a body are dropped.
+func (r *Router) storeOffline(st *stanza.Element, from, bare jid.JID) {
+	if r.Offline == nil || st.Child("", "body") == nil {
+		return
+	}
+	if err := r.Offline.Store(bare, st); err != nil {
+		serr, ok := err.(*stanza.Error)
+		if !ok {
+			r.logger().Warn("offline store failed", "to", bare.String(), "err", err)
+			serr = stanza.NewError(stanza.ServiceUnavailable, "the message could not be stored")
+		}
+		r.bounce(st, from, serr)
+	}
+}
+
+// presenceToBare: RFC 6121 8.5.2.1.2 and 8.5.2.2.2.
+func (r *Router) presenceToBare(st *stanza.Element, from, bare jid.JID) {
+	switch st.Get("type") {
+	case "", "unavailable":
+		var buf [8]Resource
+		for _, res := range r.Registry.Resources(buf[:0], bare) {
+			if res.Available {
+				res.Sink.Deliver(st)
+			}
+		}
+	default:
+		// subscribe, subscribed, unsubscribe, unsubscribed and probe are the
+		// roster layer's (RFC 6121 3 and 4.3).
+	}
+}
+
+// DeliverLocal sends st to every resource of the local bare or full JID
+// to without any routing decision. It is how the server talks to its own
+// users (replies, roster pushes).
+func (r *Router) deliverTo(to jid.JID, st *stanza.Element) {
+	if to.IsBare() {
+		var buf [8]Resource
+		for _, res := range r.Registry.Resources(buf[:0], to) {
+			res.Sink.Deliver(st)
+		}
+		return
+	}
+	if res, ok := r.Registry.Get(to); ok {
+		res.Sink.Deliver(st)
+	}
+}
+
+// bounce returns err to the sender of st (RFC 6120 8.3.1), unless st is
+// itself an error.
+func (r *Router) bounce(st *stanza.Element, from jid.JID, err *stanza.Error) {
+	reply := stanza.Bounce(st, err)
+	if reply == nil || from.IsZero() {
+		return
+	}
+	if r.IsLocal(from.Domain()) {
+		r.deliverTo(from, reply)
+	}
+}
+
+// Bounce is bounce for other packages: a session answering a stanza it
+// refused before routing.
+func (r *Router) Bounce(st *stanza.Element, from jid.JID, err *stanza.Error) { r.bounce(st, from, err) }
+
+func (r *Router) exists(bare jid.JID) bool {
+	return r.Accounts != nil && r.Accounts.Exists(bare)
+}
+
+func (r *Router) logger() *slog.Logger {
+	if r.Log != nil {
+		return r.Log
+	}
+	return slog.Default()
+}
+
+func countElements(e *stanza.Element) int {
+	n := 0
+	for _, c := range e.Children {
+		if _, ok := c.(*stanza.Element); ok {
+			n++
+		}
+	}
+	return n
+}

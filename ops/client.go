@@ -1,0 +1,130 @@
+package ops
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+)
+
+// Client calls the admin API over its unix socket.
+type Client struct {
+	http   *http.Client
+	socket string
+}
+
+// Dial returns a client for the admin socket at path. It does not connect
+// until the first call.
+func Dial(path string) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+	}
+	return &Client{http: &http.Client{Transport: tr}, socket: path}
+}
+
+// Status returns the server's status.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var st Status
+	err := c.do(ctx, "GET", "/v1/status", nil, &st)
+	return st, err
+}
+
+// ListUsers returns the accounts, of one domain when domain is set.
+func (c *Client) ListUsers(ctx context.Context, domain string) ([]string, error) {
+	var out struct{ Users []string }
+	p := "/v1/users"
+	if domain != "" {
+		p += "?domain=" + url.QueryEscape(domain)
+	}
+	err := c.do(ctx, "GET", p, nil, &out)
+	return out.Users, err
+}
+
+// CreateUser creates an account.
+func (c *Client) CreateUser(ctx context.Context, jid, password string) error {
+	return c.do(ctx, "POST", "/v1/users", User{JID: jid, Password: password}, nil)
+}
+
+// SetPassword changes an account's password.
+func (c *Client) SetPassword(ctx context.Context, jid, password string) error {
+	return c.do(ctx, "PUT", "/v1/users/"+url.PathEscape(jid)+"/password", User{Password: password}, nil)
+}
+
+// DeleteUser deletes an account and everything stored for it.
+func (c *Client) DeleteUser(ctx context.Context, jid string) error {
+	return c.do(ctx, "DELETE", "/v1/users/"+url.PathEscape(jid), nil, nil)
+}
+
+// Sessions lists connected resources.
+func (c *Client) Sessions(ctx context.Context) ([]Session, error) {
+	var out struct{ Sessions []Session }
+	err := c.do(ctx, "GET", "/v1/sessions", nil, &out)
+	return out.Sessions, err
+}
+
+var _ Backend = (*Client)(nil)
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://herald"+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the server's admin socket %s (is heraldd running with this config?): %w", c.socket, errors.Unwrap(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		var e errorBody
+		json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&e)
+		if e.Error == "" {
+			e.Error = resp.Status
+		}
+		var sentinel error
+		switch resp.StatusCode {
+		case http.StatusNotFound:
+			sentinel = ErrNotFound
+		case http.StatusConflict:
+			sentinel = ErrExists
+		case http.StatusBadRequest:
+			sentinel = ErrBadRequest
+		case http.StatusServiceUnavailable:
+			sentinel = ErrNoQuorum
+		default:
+			return errors.New(e.Error)
+		}
+		return &apiError{msg: e.Error, sentinel: sentinel}
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	return nil
+}
+
+// apiError carries the server's message and matches its sentinel.
+type apiError struct {
+	msg      string
+	sentinel error
+}
+
+func (e *apiError) Error() string        { return e.msg }
+func (e *apiError) Is(target error) bool { return target == e.sentinel }

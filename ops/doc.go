@@ -1,0 +1,18 @@
+// Package ops is Herald's admin API: the contract (Backend and its
+// types), the HTTP handlers that serve it on a unix socket, and the Go
+// client that heraldctl uses.
+//
+// Invariants: errors cross the socket as one of four sentinels
+// (ErrNotFound, ErrExists, ErrBadRequest, ErrNoQuorum) plus a sentence an
+// operator can act on; anything else is logged server-side and reported as
+// an internal error, so internal detail never leaks. The socket is created
+// mode 0600 by heraldd: whoever can open it is an administrator.
+//
+// Usage:
+//
+//	srv := &http.Server{Handler: ops.Handler(backend, log)}
+//	go srv.Serve(unixListener)
+//	c := ops.Dial("/var/lib/herald/admin.sock")
+//	err := c.CreateUser(ctx, "alice@example.org", "correct horse")
+//	if errors.Is(err, ops.ErrExists) { ... }
+package ops

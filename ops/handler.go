@@ -1,0 +1,143 @@
+package ops
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+)
+
+// maxBody bounds request bodies; nothing the API takes is larger.
+const maxBody = 64 << 10
+
+// Handler serves the admin API for b:
+//
+//	GET    /v1/status
+//	GET    /v1/users?domain=D
+//	POST   /v1/users                 {"jid": "...", "password": "..."}
+//	PUT    /v1/users/{jid}/password  {"password": "..."}
+//	DELETE /v1/users/{jid}
+//	GET    /v1/sessions
+func Handler(b Backend, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	h := &handler{b: b, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", h.status)
+	mux.HandleFunc("GET /v1/users", h.listUsers)
+	mux.HandleFunc("POST /v1/users", h.createUser)
+	mux.HandleFunc("PUT /v1/users/{jid}/password", h.setPassword)
+	mux.HandleFunc("DELETE /v1/users/{jid}", h.deleteUser)
+	mux.HandleFunc("GET /v1/sessions", h.sessions)
+	return mux
+}
+
+type handler struct {
+	b   Backend
+	log *slog.Logger
+}
+
+func (h *handler) status(w http.ResponseWriter, r *http.Request) {
+	st, err := h.b.Status(r.Context())
+	h.reply(w, st, err)
+}
+
+func (h *handler) listUsers(w http.ResponseWriter, r *http.Request) {
+	users, err := h.b.ListUsers(r.Context(), r.URL.Query().Get("domain"))
+	if users == nil {
+		users = []string{}
+	}
+	h.reply(w, map[string][]string{"users": users}, err)
+}
+
+func (h *handler) createUser(w http.ResponseWriter, r *http.Request) {
+	var u User
+	if !h.decode(w, r, &u) {
+		return
+	}
+	err := h.b.CreateUser(r.Context(), u.JID, u.Password)
+	if err == nil {
+		w.WriteHeader(http.StatusCreated)
+		return
+	}
+	h.reply(w, nil, err)
+}
+
+func (h *handler) setPassword(w http.ResponseWriter, r *http.Request) {
+	var u User
+	if !h.decode(w, r, &u) {
+		return
+	}
+	h.reply(w, nil, h.b.SetPassword(r.Context(), r.PathValue("jid"), u.Password))
+}
+
+func (h *handler) deleteUser(w http.ResponseWriter, r *http.Request) {
+	h.reply(w, nil, h.b.DeleteUser(r.Context(), r.PathValue("jid")))
+}
+
+func (h *handler) sessions(w http.ResponseWriter, r *http.Request) {
+	list, err := h.b.Sessions(r.Context())
+	if list == nil {
+		list = []Session{}
+	}
+	h.reply(w, map[string][]Session{"sessions": list}, err)
+}
+
+func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		h.reply(w, nil, errors.Join(ErrBadRequest, errors.New("the request body is not valid JSON for this call: "+err.Error())))
+		return false
+	}
+	return true
+}
+
+// reply writes v as JSON, or err as the one error translation of the API.
+func (h *handler) reply(w http.ResponseWriter, v any, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		status, code := http.StatusInternalServerError, "internal"
+		msg := "internal error; see the server log"
+		switch {
+		case errors.Is(err, ErrNotFound):
+			status, code, msg = http.StatusNotFound, "not_found", userText(err)
+		case errors.Is(err, ErrExists):
+			status, code, msg = http.StatusConflict, "exists", userText(err)
+		case errors.Is(err, ErrBadRequest):
+			status, code, msg = http.StatusBadRequest, "bad_request", userText(err)
+		case errors.Is(err, ErrNoQuorum):
+			status, code, msg = http.StatusServiceUnavailable, "no_quorum", userText(err)
+		default:
+			h.log.Error("admin API call failed", "err", err)
+		}
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(errorBody{Error: msg, Code: code})
+		return
+	}
+	if v == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	json.NewEncoder(w).Encode(v)
+}
+
+// userText strips the "ops: " sentinel prefixes so the message reads as a
+// sentence for an operator.
+func userText(err error) string {
+	parts := strings.Split(err.Error(), "\n")
+	out := parts[:0]
+	for _, p := range parts {
+		switch p {
+		case ErrNotFound.Error(), ErrExists.Error(), ErrBadRequest.Error(), ErrNoQuorum.Error():
+			continue
+		}
+		out = append(out, strings.TrimPrefix(p, "ops: "))
+	}
+	if len(out) == 0 {
+		return strings.TrimPrefix(err.Error(), "ops: ")
+	}
+	return strings.Join(out, "; ")
+}
