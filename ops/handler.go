@@ -124,20 +124,12 @@ func (h *handler) reply(w http.ResponseWriter, v any, err error) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// userText strips the "ops: " sentinel prefixes so the message reads as a
-// sentence for an operator.
+// userText strips the sentinel wording ("ops: bad request: ") so the
+// message reads as a sentence for an operator.
 func userText(err error) string {
-	parts := strings.Split(err.Error(), "\n")
-	out := parts[:0]
-	for _, p := range parts {
-		switch p {
-		case ErrNotFound.Error(), ErrExists.Error(), ErrBadRequest.Error(), ErrNoQuorum.Error():
-			continue
-		}
-		out = append(out, strings.TrimPrefix(p, "ops: "))
+	msg := err.Error()
+	for _, s := range []error{ErrNotFound, ErrExists, ErrBadRequest, ErrNoQuorum} {
+		msg = strings.TrimPrefix(msg, s.Error()+": ")
 	}
-	if len(out) == 0 {
-		return strings.TrimPrefix(err.Error(), "ops: ")
-	}
-	return strings.Join(out, "; ")
+	return strings.TrimPrefix(msg, "ops: ")
 }

@@ -6,7 +6,7 @@ Usage: slixclient.py SCENARIO.json
 The scenario is {"host", "port", "tls_port", "cafile", "clients": {name:
 {jid, password, mech, tls12, direct_tls}}, "steps": [...]}. Each step is
 {"client": name, "op": ...}; ops are connect, presence, send, expect,
-ping, disconnect. Every step waits for the server's answer (session start,
+expect_error, expect_none, ping, disconnect. Every step waits for the server's answer (session start,
 a ping round trip, an incoming stanza) rather than sleeping, so ordering,
 not timing, makes the run reliable. One JSON line is printed per step; the
 exit status is 0 only when every step passed.
@@ -42,14 +42,14 @@ class Client(slixmpp.ClientXMPP):
             # A client without channel-binding support: it must send the
             # gs2 flag "n", never "y" (RFC 5802 6).
             mechs = self["feature_mechanisms"]
-            orig = mechs._default_credentials
+            orig = mechs.sasl_callback
 
             def no_cb(required, optional):
                 creds = orig(required, optional)
                 if "channel_binding" in creds:
                     creds["channel_binding"] = None
                 return creds
-            mechs._default_credentials = no_cb
+            mechs.sasl_callback = no_cb
         self.register_plugin("xep_0199")
         self.register_plugin("xep_0203")
         self.add_event_handler("session_start", self._started)
@@ -125,6 +125,14 @@ async def run(sc):
                 out["condition"] = msg["error"]["condition"]
                 if msg["type"] != "error":
                     raise RuntimeError("expected an error, got %s" % msg)
+            elif op == "expect_none":
+                # Everything the server sent before answering a ping has
+                # arrived once the answer has.
+                c = clients[name]
+                await c.plugin["xep_0199"].ping(jid=c.boundjid.domain, timeout=TIMEOUT)
+                if not c.inbox.empty():
+                    msg = c.inbox.get_nowait()
+                    raise RuntimeError("expected nothing, got %s" % msg)
             elif op == "ping":
                 c = clients[name]
                 await c.plugin["xep_0199"].ping(jid=step.get("to", c.boundjid.domain), timeout=TIMEOUT)
