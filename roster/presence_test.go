@@ -1,0 +1,84 @@
+package roster
+
+import (
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestPresenceDecisions: 4.2.2, 4.3.1, 4.3.2, 4.4.2, 4.5.2 for every state.
+func TestPresenceDecisions(t *testing.T) {
+	for _, c := range []struct {
+		state     string
+		probe     bool // ProbeOnInitial
+		broadcast bool // BroadcastTo
+		online    ProbeAnswer
+		offline   ProbeAnswer
+	}{
+		{"None", false, false, ProbeUnsubscribed, ProbeUnsubscribed},
+		{"None + Pending Out", false, false, ProbeUnsubscribed, ProbeUnsubscribed},
+		{"None + Pending In", false, false, ProbeUnsubscribed, ProbeUnsubscribed},
+		{"None + Pending Out+In", false, false, ProbeUnsubscribed, ProbeUnsubscribed},
+		{"To", true, false, ProbeUnsubscribed, ProbeUnsubscribed},
+		{"To + Pending In", true, false, ProbeUnsubscribed, ProbeUnsubscribed},
+		{"From", false, true, ProbePresence, ProbeUnavailable},
+		{"From + Pending Out", false, true, ProbePresence, ProbeUnavailable},
+		{"Both", true, true, ProbePresence, ProbeUnavailable},
+		{"None + Approved", false, false, ProbeUnsubscribed, ProbeUnsubscribed},
+		{"None + Pending Out + Approved", false, false, ProbeUnsubscribed, ProbeUnsubscribed},
+		{"To + Approved", true, false, ProbeUnsubscribed, ProbeUnsubscribed},
+	} {
+		s := st(t, c.state)
+		if got := ProbeOnInitial(s); got != c.probe {
+			t.Errorf("ProbeOnInitial(%s) = %v", s, got)
+		}
+		if got := BroadcastTo(s); got != c.broadcast {
+			t.Errorf("BroadcastTo(%s) = %v", s, got)
+		}
+		if got := AnswerProbe(s, true); got != c.online {
+			t.Errorf("AnswerProbe(%s, available) = %s, want %s", s, got, c.online)
+		}
+		if got := AnswerProbe(s, false); got != c.offline {
+			t.Errorf("AnswerProbe(%s, unavailable) = %s, want %s", s, got, c.offline)
+		}
+	}
+	// An invalid state grants nothing.
+	bad := State{Sub: Both, PendingIn: true}
+	if ProbeOnInitial(bad) || BroadcastTo(bad) || AnswerProbe(bad, true) != ProbeUnsubscribed {
+		t.Error("an invalid state grants presence")
+	}
+}
+
+// TestPure holds the house rule in place (STYLE.md, "Imports point one
+// way"): roster imports no network, file system or clock package, and only
+// the packages listed here, so a new dependency is a decision.
+func TestPure(t *testing.T) {
+	allowed := map[string]bool{
+		"strconv":                                      true,
+		"golang.org/x/text/secure/precis":              true,
+		"github.com/heraldxmpp/herald/delivery/jid":    true,
+		"github.com/heraldxmpp/herald/delivery/stanza": true,
+	}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			if !allowed[path] {
+				t.Errorf("%s imports %q", name, path)
+			}
+		}
+	}
+}
