@@ -115,6 +115,7 @@ func (s *session) saslStep(text string, initial bool) *xmlstream.StreamError {
 	s.write(func(b []byte) []byte { return appendSASL(b, "success", out) }, false)
 	// RFC 6120 6.4.6: the stream restarts, keeping bytes already read.
 	s.dec.Restart()
+	s.restarted()
 	s.state = stateBind
 	return nil
 }

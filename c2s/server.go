@@ -34,6 +34,19 @@ type OfflineQueue interface {
 	Ack(bare jid.JID, upTo uint64) error
 }
 
+// Presence is the roster layer as a client stream sees it (RFC 6121 3-4).
+type Presence interface {
+	// Outbound takes a subscription stanza the user sends to contact.
+	Outbound(user, contact jid.JID, st *stanza.Element)
+	// Available follows broadcast available presence from full; initial
+	// is true for the resource's first.
+	Available(full jid.JID, st *stanza.Element, initial bool)
+	// Unavailable follows the end of full's presence.
+	Unavailable(full jid.JID, st *stanza.Element)
+	// Directed routes presence full sends to one entity, and remembers it.
+	Directed(full, to jid.JID, st *stanza.Element)
+}
+
 // Config is everything a c2s server needs; cmd/heraldd builds it.
 type Config struct {
 	// Domains served; the first is used when a client names none.
@@ -63,6 +76,7 @@ type Config struct {
 	Credentials Credentials
 	Router      *delivery.Router
 	Offline     OfflineQueue
+	Presence    Presence
 	// StreamFeatures are extra elements advertised after authentication
 	// (roster versioning, pre-approval...).
 	StreamFeatures []*stanza.Element

@@ -56,16 +56,20 @@ func newStreamID() string {
 }
 
 // run is the reader goroutine: it negotiates the stream and then reads
-// stanzas until the stream ends.
+// stanzas until the stream ends. Negotiation (the TLS handshake, SCRAM)
+// grows a goroutine's stack far beyond what reading stanzas needs, so
+// once a resource is bound the reading continues on a fresh goroutine
+// and the negotiating one exits, taking its large stack with it.
 func (s *session) run() {
-	defer s.srv.forget(s)
-	defer s.cleanup()
 	cfg := &s.srv.cfg
 	s.conn.SetDeadline(time.Now().Add(cfg.PreAuthTimeout))
 	if s.directTLS {
 		if !s.startTLS() {
+			s.end()
 			return
 		}
+		// XEP-0368: TLS is already in place, so SASL comes first.
+		s.state = stateAuth
 	} else {
 		s.state = stateTLS
 		if cfg.AllowPlaintext {
@@ -75,11 +79,36 @@ func (s *session) run() {
 	if s.dec == nil {
 		s.dec = xmlstream.NewDecoder(s.conn, cfg.Limits)
 	}
+	if s.loop(true) {
+		go s.serve()
+		return
+	}
+	s.end()
+}
+
+// serve reads stanzas from a bound session until the stream ends.
+func (s *session) serve() {
+	s.loop(false)
+	s.end()
+}
+
+func (s *session) end() {
+	s.cleanup()
+	s.srv.forget(s)
+}
+
+// loop reads and handles events. With negotiating set it returns true as
+// soon as a resource is bound; otherwise it returns false when the
+// stream has ended.
+func (s *session) loop(negotiating bool) bool {
 	for {
+		if negotiating && s.state == stateReady {
+			return true
+		}
 		ev, err := s.dec.Next()
 		if err != nil {
 			s.readFailed(err)
-			return
+			return false
 		}
 		var serr *xmlstream.StreamError
 		switch ev.Kind {
@@ -88,15 +117,31 @@ func (s *session) run() {
 		case xmlstream.StreamClose:
 			// RFC 6120 4.4: answer the closing tag with ours and close.
 			s.write(func(b []byte) []byte { return append(b, xmlstream.StreamCloseTag...) }, true)
-			return
+			return false
 		case xmlstream.Element:
 			serr = s.element(ev.Element)
 		}
+		if serr == errHangUp {
+			return false
+		}
 		if serr != nil {
 			s.streamError(serr)
-			return
+			return false
 		}
 	}
+}
+
+// errHangUp is returned by a handler that has already closed the
+// connection and owes the peer no stream error.
+var errHangUp = &xmlstream.StreamError{Condition: xmlstream.UndefinedCondition}
+
+// restarted marks the start of a new stream on the same connection (after
+// STARTTLS or SASL): its header has not been answered yet, so an error
+// must again follow a header of ours (RFC 6120 4.9.1.2).
+func (s *session) restarted() {
+	s.closeMu.Lock()
+	s.outHeader = false
+	s.closeMu.Unlock()
 }
 
 // readFailed turns a read error into what the client is owed.
@@ -188,7 +233,11 @@ func (s *session) streamError(e *xmlstream.StreamError) {
 	started := s.outHeader
 	s.closeMu.Unlock()
 	if !started {
-		s.writeHeader(s.srv.cfg.Domains[0])
+		d := s.domain
+		if d == "" {
+			d = s.srv.cfg.Domains[0]
+		}
+		s.writeHeader(d)
 	}
 	if e.Err != nil {
 		s.srv.cfg.Log.Debug("c2s: stream error", "condition", string(e.Condition), "err", e.Err)
@@ -254,11 +303,18 @@ func (s *session) negotiateTLS(el *stanza.Element) *xmlstream.StreamError {
 	case el.Name.Space == nsTLS && el.Name.Local == "starttls":
 		s.write(func(b []byte) []byte { return append(b, `<proceed xmlns='`+nsTLS+`'/>`...) }, false)
 		if !s.startTLS() {
-			return nil
+			return errHangUp
 		}
 		// RFC 6120 5.4.3.3: the stream restarts over TLS; nothing sent
-		// before the handshake may be used.
-		s.dec.Reset(s.conn)
+		// before the handshake may be used. Bytes that arrived in the
+		// clear behind <starttls/> (rule 2) make Reset fail: drop the
+		// connection rather than read them as part of the new stream.
+		if err := s.dec.Reset(s.conn); err != nil {
+			s.srv.cfg.Log.Debug("c2s: data before the TLS handshake", "remote", s.conn.RemoteAddr().String())
+			s.conn.Close()
+			return errHangUp
+		}
+		s.restarted()
 		s.state = stateAuth
 		return nil
 	case el.Name.Space == nsSASL && el.Name.Local == "auth":

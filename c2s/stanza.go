@@ -42,7 +42,7 @@ func (s *session) stanza(el *stanza.Element) *xmlstream.StreamError {
 			s.presence(el)
 			return nil
 		}
-		router.Route(el, s.jid, to)
+		s.directedPresence(el, to)
 	default:
 		router.Route(el, s.jid, to)
 	}
@@ -99,28 +99,57 @@ func (s *session) presence(el *stanza.Element) {
 		before, _, found := reg.Update(s.jid, func(r *delivery.Resource) {
 			r.Available = true
 			r.Priority = prio
+			r.Presence = el
 		})
 		if !found {
 			return
 		}
 		// RFC 6121 4.2.2 and 4.4.2: every available resource of the user,
-		// the sender included, gets the presence.
+		// the sender included, gets the presence; then the contacts.
 		s.toOwnResources(el)
+		if p := s.srv.cfg.Presence; p != nil {
+			p.Available(s.jid, el, !before.Available)
+		}
 		if !before.Available && prio >= 0 {
 			s.deliverOffline()
 		}
 	case "unavailable":
-		before, _, found := reg.Update(s.jid, func(r *delivery.Resource) { r.Available = false })
+		before, _, found := reg.Update(s.jid, func(r *delivery.Resource) { r.Available = false; r.Presence = nil })
 		if !found || !before.Available {
 			return
 		}
-		// RFC 6121 4.5.2: to the user's other resources and the sender.
+		// RFC 6121 4.5.2: to the user's other resources and the sender,
+		// then the contacts.
 		s.toOwnResources(el)
 		s.Deliver(el)
+		if p := s.srv.cfg.Presence; p != nil {
+			p.Unavailable(s.jid, el)
+		}
 	case "error":
 	default:
 		// subscribe/subscribed/unsubscribe/unsubscribed/probe need a 'to'.
 		s.replyError(el, stanza.NewError(stanza.BadRequest, "this presence type needs a 'to' address"))
+	}
+}
+
+// directedPresence handles presence with a 'to' (RFC 6121 3, 4.6).
+func (s *session) directedPresence(el *stanza.Element, to jid.JID) {
+	p := s.srv.cfg.Presence
+	switch el.Get("type") {
+	case "subscribe", "subscribed", "unsubscribe", "unsubscribed":
+		if p != nil {
+			p.Outbound(s.jid, to, el)
+		}
+	case "probe":
+		// RFC 6121 4.3: probes are the server's business, not a client's.
+	case "", "unavailable":
+		if p != nil {
+			p.Directed(s.jid, to, el)
+			return
+		}
+		s.srv.cfg.Router.Route(el, s.jid, to)
+	default:
+		s.srv.cfg.Router.Route(el, s.jid, to)
 	}
 }
 
@@ -196,4 +225,7 @@ func (s *session) unbound() {
 	}
 	un := stanza.NewElement(stanza.NSClient, "presence").Set("from", s.jid.String()).Set("type", "unavailable")
 	s.toOwnResources(un)
+	if p := s.srv.cfg.Presence; p != nil {
+		p.Unavailable(s.jid, un)
+	}
 }

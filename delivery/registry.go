@@ -34,6 +34,9 @@ type Resource struct {
 	// Interested is true once the resource has requested the roster
 	// (RFC 6121 2.1.6, "interested resource").
 	Interested bool
+	// Presence is the last available presence the resource broadcast,
+	// what a probe or a new subscriber is answered with (RFC 6121 4.3.2).
+	Presence *stanza.Element
 }
 
 const shardCount = 32

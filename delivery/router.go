@@ -26,6 +26,14 @@ type IQHandler interface {
 	HandleIQ(iq *stanza.Element, from, to jid.JID) (*stanza.Element, *stanza.Error)
 }
 
+// PresenceHandler is the roster layer as the router sees it: it takes
+// subscription stanzas and probes addressed to local users (RFC 6121 3,
+// 4.3), whoever sent them.
+type PresenceHandler interface {
+	Inbound(st *stanza.Element, from, to jid.JID)
+	Probe(from, to jid.JID)
+}
+
 // Router applies the delivery rules of RFC 6120 10 and RFC 6121 8 to
 // stanzas whose 'from' has already been stamped and validated by the
 // stream that received them. It never blocks on a recipient.
@@ -38,6 +46,7 @@ type Router struct {
 	Accounts Accounts
 	Offline  Offline
 	Server   IQHandler
+	Presence PresenceHandler
 	Log      *slog.Logger
 }
 
@@ -160,6 +169,7 @@ func (r *Router) toFullMatch(st *stanza.Element, from jid.JID, res Resource) {
 			// Subscription and probe handling belong to the roster layer.
 			r.presenceToBare(st, from, res.JID.Bare())
 		}
+		return
 	default:
 		if !res.Sink.Deliver(st) {
 			r.bounce(st, from, stanza.NewError(stanza.RecipientUnavailable, ""))
@@ -182,7 +192,10 @@ func (r *Router) toFullNoMatch(st *stanza.Element, from, to jid.JID) {
 	case "presence":
 		// 8.5.3.2.2: available/unavailable, subscribed, unsubscribe and
 		// unsubscribed are ignored; subscribe and probe go to the roster
-		// layer, which this core does not have yet.
+		// layer as if sent to the bare JID.
+		if t := st.Get("type"); t == "subscribe" || t == "probe" {
+			r.presenceToBare(st, from, to.Bare())
+		}
 	case "iq":
 		if t := st.Get("type"); t == "get" || t == "set" {
 			r.bounce(st, from, stanza.NewError(stanza.ServiceUnavailable, ""))
@@ -261,9 +274,16 @@ func (r *Router) presenceToBare(st *stanza.Element, from, bare jid.JID) {
 				res.Sink.Deliver(st)
 			}
 		}
-	default:
-		// subscribe, subscribed, unsubscribe, unsubscribed and probe are the
-		// roster layer's (RFC 6121 3 and 4.3).
+	case "subscribe", "subscribed", "unsubscribe", "unsubscribed":
+		// RFC 6121 3: the roster layer decides (Appendix A.3).
+		if r.Presence != nil {
+			r.Presence.Inbound(st, from, bare)
+		}
+	case "probe":
+		// RFC 6121 4.3.2: the server answers probes itself.
+		if r.Presence != nil {
+			r.Presence.Probe(from, bare)
+		}
 	}
 }
 

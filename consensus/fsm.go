@@ -1,0 +1,193 @@
+package consensus
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/hashicorp/raft"
+)
+
+// fsm is the Raft state machine over Pebble. Raft calls Apply, ApplyBatch,
+// Snapshot and Restore from one goroutine; the reads in read.go go to Pebble
+// directly and concurrently.
+type fsm struct {
+	db  *pebble.DB
+	log *slog.Logger
+
+	// applied mirrors the applied key: the index of the last log entry whose
+	// effects are in Pebble. Entries at or below it are skipped on replay.
+	applied atomic.Uint64
+
+	mu     sync.Mutex
+	broken error // set when Pebble refused a write; the FSM then applies nothing
+}
+
+var _ raft.BatchingFSM = (*fsm)(nil)
+
+// response is what the FSM hands back through ApplyFuture.Response.
+type response struct {
+	res Result
+	err error
+}
+
+// Apply applies one committed entry.
+func (f *fsm) Apply(l *raft.Log) any {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// ApplyBatch applies committed entries as one Pebble batch that also records
+// the last applied index, so the state and the index move together: after a
+// crash either the whole batch is in Pebble or Raft replays the whole batch.
+//
+// Entries at or below the applied index are already in Pebble (Pebble outlives
+// the process and Raft replays its log from the last snapshot on start) and
+// are skipped, which makes replay idempotent. Configuration entries only
+// advance the index.
+//
+// A command that cannot be decoded, or fails validation, gets an error
+// response and changes nothing; it is logged, not fatal: every replica decides
+// the same way, so the replicas stay identical.
+func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	out := make([]any, len(logs))
+	f.mu.Lock()
+	broken := f.broken
+	f.mu.Unlock()
+	if broken != nil {
+		for i := range out {
+			out[i] = response{err: broken}
+		}
+		return out
+	}
+
+	b := f.db.NewIndexedBatch()
+	defer b.Close()
+	t := &tx{b: b}
+	applied := f.applied.Load()
+	last := applied
+	for i, l := range logs {
+		if l.Index <= applied {
+			out[i] = response{err: fmt.Errorf("consensus: log index %d already applied", l.Index)}
+			continue
+		}
+		last = l.Index
+		if l.Type == raft.LogCommand {
+			out[i] = f.applyOne(t, l)
+		}
+	}
+	if last == applied {
+		return out
+	}
+	// NoSync: the Raft log (fsync'd per commit) is the durable record; a crash
+	// loses at most a tail of this state, which Raft replays. See Snapshot.
+	err := b.Set(appliedKey, be64(last), nil)
+	if err == nil {
+		err = b.Commit(pebble.NoSync)
+	}
+	if err == nil {
+		f.applied.Store(last)
+		return out
+	}
+	broken = fmt.Errorf("consensus: pebble write at index %d: %w", last, err)
+	f.log.Error("consensus: state machine stopped; restart to replay the log", "err", broken)
+	f.mu.Lock()
+	f.broken = broken
+	f.mu.Unlock()
+	for i := range out {
+		out[i] = response{err: broken}
+	}
+	return out
+}
+
+// applyOne decodes and applies one command into t.
+func (f *fsm) applyOne(t *tx, l *raft.Log) (resp response) {
+	defer func() {
+		// A panic here is a bug, but it is deterministic: every replica hits
+		// it on the same entry, so answering with an error keeps them equal.
+		if p := recover(); p != nil {
+			resp = response{err: fmt.Errorf("consensus: apply index %d panicked: %v", l.Index, p)}
+			f.log.Error("consensus: apply panicked", "index", l.Index, "panic", p)
+		}
+	}()
+	c, err := Decode(l.Data)
+	if err == nil {
+		err = c.validate()
+	}
+	if err != nil {
+		f.log.Error("consensus: rejected log entry", "index", l.Index, "err", err)
+		return response{err: fmt.Errorf("log index %d: %w", l.Index, err)}
+	}
+	res, err := c.apply(t)
+	res.Index = l.Index
+	if err != nil && !isDomain(err) {
+		f.log.Error("consensus: apply failed", "index", l.Index, "command", c.Type(), "err", err)
+	}
+	return response{res: res, err: err}
+}
+
+func isDomain(err error) bool {
+	return errors.Is(err, ErrExists) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrOfflineFull)
+}
+
+// Snapshot makes Pebble's WAL durable and captures a Pebble snapshot.
+//
+// The sync is what makes NoSync commits safe: Raft compacts its log only up to
+// a snapshot, and every entry in that snapshot is now on disk in Pebble, so no
+// entry whose effect Pebble might lose in a crash is ever dropped from the log.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.Lock()
+	broken := f.broken
+	f.mu.Unlock()
+	if broken != nil {
+		return nil, broken
+	}
+	if err := f.db.LogData(nil, pebble.Sync); err != nil {
+		return nil, fmt.Errorf("consensus: sync pebble for snapshot: %w", err)
+	}
+	return &fsmSnapshot{snap: f.db.NewSnapshot(), log: f.log}, nil
+}
+
+// Restore replaces the whole state with a snapshot stream (see snapshot.go).
+// Raft calls it on a follower that fell behind the leader's log.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	// Raft does not say which log index the snapshot covers; zero is safe
+	// (see restoreInto) and the next applied batch moves it on.
+	if err := restoreInto(f.db, rc, 0); err != nil {
+		// The state is now partial: apply nothing until a restore succeeds
+		// (Raft retries it; a restart redoes it from the marker).
+		err = fmt.Errorf("consensus: snapshot restore: %w", err)
+		f.log.Error("consensus: snapshot restore failed", "err", err)
+		f.mu.Lock()
+		f.broken = err
+		f.mu.Unlock()
+		return err
+	}
+	f.applied.Store(0)
+	f.mu.Lock()
+	f.broken = nil
+	f.mu.Unlock()
+	return nil
+}
+
+// fsmSnapshot streams a Pebble snapshot to Raft's snapshot sink. Persist runs
+// concurrently with Apply; the Pebble snapshot keeps its view fixed.
+type fsmSnapshot struct {
+	snap *pebble.Snapshot
+	log  *slog.Logger
+}
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := writeStream(sink, s.snap); err != nil {
+		s.log.Error("consensus: persist snapshot", "id", sink.ID(), "err", err)
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) Release() { _ = s.snap.Close() }

@@ -1,0 +1,377 @@
+package consensus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+)
+
+// Config configures a Node. The zero value plus Dir opens a single node.
+type Config struct {
+	// Dir is the data directory. Open creates Dir/raft (the bolt log and the
+	// Raft snapshots) and Dir/state (Pebble).
+	Dir string
+	// NodeID is the Raft server ID; default "node1".
+	NodeID string
+	// Transport carries Raft traffic between nodes. Nil means a single node
+	// on an in-memory transport (no network port), which Node owns and closes.
+	// A supplied transport stays the caller's to close.
+	Transport raft.Transport
+	// Bootstrap makes the node bootstrap a one-voter cluster when it has no
+	// Raft state yet. It is implied when Transport is nil; with a supplied
+	// transport, set it on exactly one node of a new cluster.
+	Bootstrap bool
+	// Logger receives Herald's and Raft's logs (Raft's at Warn and above
+	// only). Nil discards.
+	Logger *slog.Logger
+	// OfflineLimit is the maximum number of offline messages stored per
+	// user; default DefaultOfflineLimit. Propose stamps it into each
+	// StoreOffline, so every replica applies the proposer's limit.
+	OfflineLimit int
+	// SnapshotThreshold is Raft's: how many log entries since the last
+	// snapshot trigger a new one. Default 8192.
+	SnapshotThreshold uint64
+	// LeaderTimeout bounds how long Open waits for a leader; default 10s.
+	LeaderTimeout time.Duration
+	// ApplyTimeout bounds a Propose whose context has no deadline; default 30s.
+	ApplyTimeout time.Duration
+
+	// Test hooks.
+	fs   vfs.FS             // Pebble's filesystem; nil is the OS
+	tune func(*raft.Config) // adjusts the Raft config before NewRaft
+}
+
+// retainSnapshots is how many Raft snapshots stay on disk.
+const retainSnapshots = 2
+
+// Node is one member of the replicated state: a Raft instance, its bolt log
+// and the Pebble FSM. Its methods are safe for concurrent use.
+type Node struct {
+	cfg      Config
+	log      *slog.Logger
+	db       *pebble.DB
+	fsm      *fsm
+	bolt     *raftboltdb.BoltStore
+	raft     *raft.Raft
+	ownTrans *raft.InmemTransport
+
+	mu     sync.RWMutex // held shared by reads, exclusively by Close
+	closed bool
+	done   chan struct{} // closed by Close
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens (creating if needed) the data directory, checks the Pebble schema
+// version, starts Raft, bootstraps a single-node cluster when the log is new,
+// and waits until a leader is known and, on the leader, until every committed
+// entry is applied. Reads after Open see all acknowledged writes.
+func Open(cfg Config) (*Node, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("consensus: Config.Dir is empty")
+	}
+	if cfg.NodeID == "" {
+		cfg.NodeID = "node1"
+	}
+	if cfg.OfflineLimit <= 0 {
+		cfg.OfflineLimit = DefaultOfflineLimit
+	}
+	cfg.OfflineLimit = min(cfg.OfflineLimit, 1<<31)
+	if cfg.LeaderTimeout <= 0 {
+		cfg.LeaderTimeout = 10 * time.Second
+	}
+	if cfg.ApplyTimeout <= 0 {
+		cfg.ApplyTimeout = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
+	if err := n.open(); err != nil {
+		return nil, errors.Join(err, n.Close())
+	}
+	return n, nil
+}
+
+func (n *Node) open() error {
+	cfg := n.cfg
+	raftDir, stateDir := filepath.Join(cfg.Dir, "raft"), filepath.Join(cfg.Dir, "state")
+	if err := os.MkdirAll(raftDir, 0o700); err != nil {
+		return fmt.Errorf("consensus: %w", err)
+	}
+	hlog := newHclog(n.log)
+
+	db, fresh, err := openState(stateDir, cfg.fs, n.log)
+	if err != nil {
+		return err
+	}
+	n.db = db
+	n.fsm = &fsm{db: db, log: n.log}
+	applied, _, err := getUint64(db, appliedKey)
+	if err != nil {
+		return err
+	}
+	n.fsm.applied.Store(applied)
+
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(raftDir, retainSnapshots, hlog)
+	if err != nil {
+		return fmt.Errorf("consensus: %w", err)
+	}
+	// Pebble's directory lock, taken above, keeps a second process (or a
+	// second Open) away from the bolt file too.
+	n.bolt, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})
+	if err != nil {
+		return fmt.Errorf("consensus: open raft log: %w", err)
+	}
+	if err := n.recoverState(snaps, fresh); err != nil {
+		return err
+	}
+
+	trans := cfg.Transport
+	if trans == nil {
+		_, n.ownTrans = raft.NewInmemTransport(raft.ServerAddress(cfg.NodeID))
+		trans = n.ownTrans
+	}
+	rc := raftConfig(cfg, hlog, n.ownTrans != nil)
+	if cfg.tune != nil {
+		cfg.tune(rc)
+	}
+	existing, err := raft.HasExistingState(n.bolt, n.bolt, snaps)
+	if err != nil {
+		return fmt.Errorf("consensus: %w", err)
+	}
+	n.raft, err = raft.NewRaft(rc, n.fsm, n.bolt, n.bolt, snaps, trans)
+	if err != nil {
+		return fmt.Errorf("consensus: start raft: %w", err)
+	}
+	if !existing && (cfg.Bootstrap || n.ownTrans != nil) {
+		boot := raft.Configuration{Servers: []raft.Server{{
+			Suffrage: raft.Voter, ID: rc.LocalID, Address: trans.LocalAddr(),
+		}}}
+		if err := n.raft.BootstrapCluster(boot).Error(); err != nil {
+			return fmt.Errorf("consensus: bootstrap: %w", err)
+		}
+		n.log.Info("consensus: bootstrapped a new cluster", "node", cfg.NodeID)
+	}
+	if err := n.waitLeader(cfg.LeaderTimeout); err != nil {
+		return err
+	}
+	n.log.Info("consensus: open", "node", cfg.NodeID, "dir", cfg.Dir, "applied", n.fsm.applied.Load())
+	return nil
+}
+
+// raftConfig is Raft's configuration for this node.
+func raftConfig(cfg Config, logger hclog.Logger, local bool) *raft.Config {
+	c := raft.DefaultConfig()
+	c.LocalID = raft.ServerID(cfg.NodeID)
+	c.Logger = logger
+	// Commands queued together are committed with one fsync and reach the
+	// FSM as one ApplyBatch, which writes one Pebble batch.
+	c.BatchApplyCh = true
+	// Pebble outlives the process: restoring the snapshot on start would
+	// throw it away and rebuild it. The FSM skips replayed entries instead.
+	c.NoSnapshotRestoreOnStart = true
+	if cfg.SnapshotThreshold > 0 {
+		c.SnapshotThreshold = cfg.SnapshotThreshold
+	}
+	if local {
+		// One voter and no network: nobody to wait for, so elect quickly.
+		c.HeartbeatTimeout = 50 * time.Millisecond
+		c.ElectionTimeout = 50 * time.Millisecond
+		c.LeaderLeaseTimeout = 50 * time.Millisecond
+	}
+	return c
+}
+
+// recoverState brings Pebble up to the newest Raft snapshot when Raft will not
+// (NoSnapshotRestoreOnStart): after an interrupted restore, or when the state
+// directory was lost while the Raft directory survived. Otherwise Pebble is at
+// least as new as every snapshot, because Snapshot syncs Pebble first.
+func (n *Node) recoverState(snaps raft.SnapshotStore, fresh bool) error {
+	_, restoring, err := get(n.db, restoringKey)
+	if err != nil {
+		return err
+	}
+	if !restoring && !fresh {
+		return nil
+	}
+	metas, err := snaps.List()
+	if err != nil {
+		return fmt.Errorf("consensus: list snapshots: %w", err)
+	}
+	if len(metas) == 0 {
+		if restoring {
+			return fmt.Errorf("consensus: %s holds an interrupted restore and there is no raft snapshot to redo it from: rerun RestoreDir", n.cfg.Dir)
+		}
+		return nil // a fresh start: Raft replays the whole log, if any
+	}
+	meta, rc, err := snaps.Open(metas[0].ID)
+	if err != nil {
+		return fmt.Errorf("consensus: open snapshot: %w", err)
+	}
+	defer rc.Close()
+	// The snapshot covers every entry up to meta.Index; Raft starts applying
+	// after it.
+	if err := restoreInto(n.db, rc, meta.Index); err != nil {
+		return err
+	}
+	n.fsm.applied.Store(meta.Index)
+	n.log.Warn("consensus: state rebuilt from raft snapshot", "snapshot", meta.ID)
+	return nil
+}
+
+// waitLeader waits until a leader is known and, if it is this node, until
+// everything committed before is applied.
+func (n *Node) waitLeader(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		if addr, _ := n.raft.LeaderWithID(); addr != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: no leader after %s", ErrTimeout, timeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n.raft.State() != raft.Leader {
+		return nil
+	}
+	if err := n.raft.Barrier(time.Until(deadline)).Error(); err != nil {
+		return fmt.Errorf("consensus: barrier: %w", err)
+	}
+	return nil
+}
+
+// Close shuts Raft down, then closes the log and Pebble. Later calls return
+// the first call's result.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.mu.Lock()
+		n.closed = true
+		close(n.done)
+		n.mu.Unlock()
+		var errs []error
+		if n.raft != nil {
+			errs = append(errs, n.raft.Shutdown().Error())
+		}
+		if n.ownTrans != nil {
+			errs = append(errs, n.ownTrans.Close())
+		}
+		if n.bolt != nil {
+			errs = append(errs, n.bolt.Close())
+		}
+		if n.db != nil {
+			errs = append(errs, n.db.Close())
+		}
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
+}
+
+// Propose commits c through Raft and returns the FSM's outcome once it is
+// applied on this node.
+//
+// Errors: ErrInvalid before proposing; ErrNotLeader (wrapping Raft's error)
+// when this node cannot lead the write; ErrTimeout when ctx ends first, in
+// which case the command may still commit; ErrClosed; and Apply's domain
+// errors ErrExists, ErrNotFound and ErrOfflineFull, meaning the command was
+// committed and changed nothing.
+//
+// This is the one place that will know about leadership: for a cluster, a
+// follower forwards the encoded command to the leader here and returns the
+// leader's answer; callers do not change.
+func (n *Node) Propose(ctx context.Context, c Command) (Result, error) {
+	c = deref(c)
+	if c == nil {
+		return Result{}, fmt.Errorf("%w: nil command", ErrInvalid)
+	}
+	if so, ok := c.(StoreOffline); ok && so.Limit == 0 {
+		so.Limit = uint32(n.cfg.OfflineLimit)
+		c = so
+	}
+	if err := c.validate(); err != nil {
+		return Result{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, fmt.Errorf("%w: %w", ErrTimeout, err)
+	}
+	timeout := n.cfg.ApplyTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	if n.isClosed() {
+		return Result{}, ErrClosed
+	}
+	f := n.raft.Apply(Encode(c), timeout)
+
+	// With BatchApplyCh, Raft may accept a future into its queue and then
+	// shut down without answering it; n.done frees such a waiter (its
+	// goroutine stays parked, at most MaxAppendEntries of them, at shutdown).
+	errc := make(chan error, 1)
+	go func() { errc <- f.Error() }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		return Result{}, fmt.Errorf("%w: %s outcome unknown: %w", ErrTimeout, c.Type(), ctx.Err())
+	case <-n.done:
+		return Result{}, fmt.Errorf("%w: %s outcome unknown", ErrClosed, c.Type())
+	}
+	if err != nil {
+		return Result{}, raftError(err)
+	}
+	resp, ok := f.Response().(response)
+	if !ok {
+		return Result{}, fmt.Errorf("consensus: no response from the state machine for index %d", f.Index())
+	}
+	return resp.res, resp.err
+}
+
+// raftError maps Raft's errors onto the package's.
+func raftError(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return fmt.Errorf("%w: %w", ErrNotLeader, err)
+	case errors.Is(err, raft.ErrLeadershipLost):
+		return fmt.Errorf("%w: outcome unknown: %w", ErrNotLeader, err)
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		return fmt.Errorf("%w: %w", ErrTimeout, err)
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return fmt.Errorf("consensus: raft: %w", err)
+}
+
+func (n *Node) isClosed() bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.closed
+}
+
+// AppliedIndex returns the index of the last log entry applied to Pebble.
+func (n *Node) AppliedIndex() uint64 { return n.fsm.applied.Load() }
+
+// Stats returns Raft's statistics plus the FSM's applied index.
+func (n *Node) Stats() map[string]string {
+	s := n.raft.Stats()
+	s["fsm_applied_index"] = strconv.FormatUint(n.AppliedIndex(), 10)
+	n.fsm.mu.Lock()
+	if n.fsm.broken != nil {
+		s["fsm_error"] = n.fsm.broken.Error()
+	}
+	n.fsm.mu.Unlock()
+	return s
+}

@@ -1,0 +1,281 @@
+package roster
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldxmpp/herald/delivery/jid"
+	"github.com/heraldxmpp/herald/delivery/stanza"
+)
+
+// NSRoster is the roster namespace (RFC 6121 2.1).
+const NSRoster = "jabber:iq:roster"
+
+// Request is a stored inbound subscription request: the complete
+// presence stanza as the contact sent it (RFC 6121 3.1.3).
+type Request struct {
+	From   string
+	Stanza *stanza.Element
+	At     int64
+}
+
+// Store is the replicated roster state. Apply is one Raft command whose
+// Apply runs Step; req is the stanza to keep when the effect says so.
+type Store interface {
+	List(user string) (items []Item, ver uint64, err error)
+	Get(user, contact string) (Item, bool, error)
+	Requests(user string) ([]Request, error)
+	Apply(ctx context.Context, op Op, req *Request) (Effect, error)
+}
+
+// Resource is a connected resource as the roster layer sees it.
+type Resource struct {
+	JID        jid.JID
+	Available  bool
+	Interested bool
+	Priority   int8
+	// Presence is the resource's last available presence.
+	Presence *stanza.Element
+}
+
+// Sender is how the roster layer reaches people: the stanza plane
+// implements it.
+type Sender interface {
+	IsLocal(domain string) bool
+	Exists(bare jid.JID) bool
+	Resources(user jid.JID) []Resource
+	Deliver(full jid.JID, st *stanza.Element) bool
+	SetInterested(full jid.JID)
+	// Remote sends st to another domain.
+	Remote(st *stanza.Element, from, to jid.JID)
+	// Offline keeps st for the user's next login.
+	Offline(to jid.JID, st *stanza.Element) error
+}
+
+// ErrPendingFull is returned by a Store when a user holds the maximum
+// number of pending inbound requests.
+var ErrPendingFull = errors.New("roster: too many pending subscription requests")
+
+// ErrUnavailable is returned by a Store that cannot write now (no quorum).
+var ErrUnavailable = errors.New("roster: the roster store cannot accept writes")
+
+// Service applies RFC 6121 2-4 between users: roster IQs, subscription
+// stanzas in both directions, and presence broadcast. Every decision comes
+// from the table through Store.Apply; Service only carries out the
+// effects after the commit.
+type Service struct {
+	Store  Store
+	Send   Sender
+	Limits Limits
+	// Now returns the time in unix nanoseconds (the roster package does
+	// not read the clock itself).
+	Now func() int64
+	// SubscribeRate is the number of outbound subscribe requests a user
+	// may send per minute; burst is the same number.
+	SubscribeRate int
+	Log           *slog.Logger
+
+	pushID atomic.Uint64
+
+	mu       sync.Mutex
+	buckets  map[string]*bucket
+	directed map[jid.JID]map[jid.JID]bool // full JID -> recipients of directed presence
+}
+
+type bucket struct {
+	tokens float64
+	last   int64
+}
+
+const writeTimeout = 5 * time.Second
+
+func (s *Service) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+// apply runs one command and translates store failures for the sender.
+func (s *Service) apply(op Op, req *Request) (Effect, *stanza.Error) {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	e, err := s.Store.Apply(ctx, op, req)
+	if err == nil {
+		return e, nil
+	}
+	var se *SetError
+	switch {
+	case errors.As(err, &se):
+		return e, se.Stanza()
+	case errors.Is(err, ErrPendingFull):
+		// Anti-abuse (RFC 6121 3.1.3, second security warning).
+		return e, stanza.NewError(stanza.PolicyViolation, "too many pending subscription requests")
+	case errors.Is(err, ErrUnavailable):
+		return e, stanza.NewError(stanza.ServiceUnavailable, "the server cannot store this change right now; try again")
+	default:
+		s.log().Warn("roster write failed", "user", op.User, "contact", op.Contact, "err", err)
+		return e, stanza.NewError(stanza.InternalServerError, "")
+	}
+}
+
+// HandleIQ answers jabber:iq:roster get and set (RFC 6121 2.1-2.5). It
+// has the shape of delivery.IQFunc.
+func (s *Service) HandleIQ(iq, q *stanza.Element, from, to jid.JID) (*stanza.Element, *stanza.Error) {
+	user := from.Bare()
+	if to.Bare() != user {
+		// 2.1.5: only the user's own roster is reachable.
+		return nil, stanza.NewError(stanza.Forbidden, "")
+	}
+	switch iq.Get("type") {
+	case "get":
+		return s.rosterGet(iq, q, from)
+	case "set":
+		return s.rosterSet(iq, q, from)
+	}
+	return nil, stanza.NewError(stanza.BadRequest, "")
+}
+
+func (s *Service) rosterGet(iq, q *stanza.Element, from jid.JID) (*stanza.Element, *stanza.Error) {
+	items, ver, err := s.Store.List(from.Bare().String())
+	if err != nil {
+		s.log().Warn("roster read failed", "user", from.Bare().String(), "err", err)
+		return nil, stanza.NewError(stanza.InternalServerError, "")
+	}
+	// 2.1.6: requesting the roster makes the resource interested.
+	s.Send.SetInterested(from)
+	res := result(iq, from)
+	cur := strconv.FormatUint(ver, 10)
+	// 2.6.3: a client presenting the current version gets an empty
+	// result; any other version gets the whole roster, which is always a
+	// correct answer.
+	if q.Has("ver") && q.Get("ver") == cur {
+		return res, nil
+	}
+	out := stanza.NewElement(NSRoster, "query").Set("ver", cur)
+	for _, it := range items {
+		if it.Visible() {
+			out.Append(itemElement(it))
+		}
+	}
+	return res.Append(out), nil
+}
+
+func (s *Service) rosterSet(iq, q *stanza.Element, from jid.JID) (*stanza.Element, *stanza.Error) {
+	user := from.Bare()
+	items := q.Elements()
+	var it *stanza.Element
+	if len(items) == 1 {
+		it = items[0]
+	}
+	var groups []string
+	name := ""
+	if it != nil {
+		name = it.Get("name")
+		for _, g := range it.Elements() {
+			if g.Name.Local == "group" {
+				groups = append(groups, g.Text())
+			}
+		}
+	}
+	sub := ""
+	if it != nil {
+		sub = it.Get("subscription")
+	}
+	if err := ValidateSet(len(items), sub, name, groups, s.Limits); err != nil {
+		return nil, err.Stanza()
+	}
+	contact, perr := ParseItemJID(user, it.Get("jid"))
+	if perr != nil {
+		return nil, perr.Stanza()
+	}
+	op := Op{Kind: OpSet, User: user.String(), Contact: contact.String(), Name: name, Groups: groups}
+	if sub == "remove" {
+		op = Op{Kind: OpRemove, User: user.String(), Contact: contact.String()}
+	}
+	eff, serr := s.apply(op, nil)
+	if serr != nil {
+		return nil, serr
+	}
+	if eff.Push {
+		s.push(user, eff.After, eff.Ver)
+	}
+	// 2.5.2: removing an item cancels the subscriptions both ways.
+	for _, k := range eff.Removal {
+		st := stanza.NewElement(stanza.NSClient, "presence").Set("type", k.String())
+		s.Outbound(user, contact, st)
+	}
+	return result(iq, from), nil
+}
+
+func result(iq *stanza.Element, to jid.JID) *stanza.Element {
+	r := stanza.NewElement(iq.Name.Space, "iq").Set("type", "result").Set("id", iq.Get("id"))
+	return r.Set("to", to.String())
+}
+
+// itemElement is the wire form of an item (2.1.2).
+func itemElement(it Item) *stanza.Element {
+	e := stanza.NewElement(NSRoster, "item").Set("jid", it.JID)
+	if it.Name != "" {
+		e.Set("name", it.Name)
+	}
+	e.Set("subscription", it.SubscriptionAttr())
+	if it.Ask() {
+		e.Set("ask", "subscribe")
+	}
+	if it.Approved() {
+		e.Set("approved", "true")
+	}
+	if !it.Removed {
+		for _, g := range it.Groups {
+			e.Append(stanza.NewElement(NSRoster, "group").AppendText(g))
+		}
+	}
+	return e
+}
+
+// push sends a roster push to every interested resource (2.1.6), and to
+// no other.
+func (s *Service) push(user jid.JID, it Item, ver uint64) {
+	q := stanza.NewElement(NSRoster, "query").Set("ver", strconv.FormatUint(ver, 10)).Append(itemElement(it))
+	for _, r := range s.Send.Resources(user) {
+		if !r.Interested {
+			continue
+		}
+		iq := stanza.NewElement(stanza.NSClient, "iq").Set("type", "set").
+			Set("id", "push"+strconv.FormatUint(s.pushID.Add(1), 10)).
+			Set("to", r.JID.String()).Append(q)
+		s.Send.Deliver(r.JID, iq)
+	}
+}
+
+// allowSubscribe is the per-user token bucket on outbound subscribe.
+func (s *Service) allowSubscribe(user string) bool {
+	rate := s.SubscribeRate
+	if rate <= 0 {
+		return true
+	}
+	now := s.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.buckets == nil {
+		s.buckets = map[string]*bucket{}
+	}
+	b := s.buckets[user]
+	if b == nil {
+		b = &bucket{tokens: float64(rate), last: now}
+		s.buckets[user] = b
+	}
+	b.tokens = min(float64(rate), b.tokens+float64(now-b.last)*float64(rate)/float64(time.Minute))
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
