@@ -46,6 +46,8 @@ func Encode(c Command) []byte {
 	case DeleteOffline:
 		b = appendString(b, c.User)
 		b = binary.AppendUvarint(b, c.UpTo)
+	case RosterOp:
+		b = c.encode(b)
 	default:
 		// Command is sealed; this is a programming error.
 		panic(fmt.Sprintf("consensus: Encode of unknown command %T", c))
@@ -75,6 +77,8 @@ func Decode(b []byte) (Command, error) {
 		c = StoreOffline{User: d.string(), From: d.string(), Stanza: d.bytes(), At: d.varint(), Limit: d.uint32()}
 	case TypeDeleteOffline:
 		c = DeleteOffline{User: d.string(), UpTo: d.uvarint()}
+	case TypeRosterOp:
+		c = decodeRosterOp(&d)
 	default:
 		return nil, fmt.Errorf("%w: unknown command type %d", ErrCorrupt, uint16(t))
 	}

@@ -30,6 +30,13 @@ var samples = []Command{
 		Limit:  1000,
 	},
 	DeleteOffline{User: "alice@localhost", UpTo: 300},
+	RosterOp{
+		Op: 4, User: "alice@localhost", Contact: "bob@example.org", Name: "Bob",
+		Groups: []string{"Friends", "Work"}, Sub: 1,
+		Stanza:   []byte(`<presence from="bob@example.org" to="alice@localhost" type="subscribe"><nick xmlns="http://jabber.org/protocol/nick">Bob</nick></presence>`),
+		At:       ts + 2,
+		MaxItems: 1000, MaxPending: 100,
+	},
 }
 
 func goldenPath(c Command) string {

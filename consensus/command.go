@@ -2,7 +2,9 @@ package consensus
 
 import (
 	"errors"
+
 	"fmt"
+	"github.com/heraldxmpp/herald/roster"
 	"strings"
 	"unicode/utf8"
 )
@@ -20,6 +22,7 @@ const (
 	TypeDeleteAccount CommandType = 3
 	TypeStoreOffline  CommandType = 4
 	TypeDeleteOffline CommandType = 5
+	// TypeRosterOp = 6 is declared in roster.go.
 )
 
 // String returns the catalogue name of t, as used in the golden file names.
@@ -35,6 +38,8 @@ func (t CommandType) String() string {
 		return "store-offline"
 	case TypeDeleteOffline:
 		return "delete-offline"
+	case TypeRosterOp:
+		return "roster-op"
 	}
 	return fmt.Sprintf("command-%d", uint16(t))
 }
@@ -102,6 +107,8 @@ type Result struct {
 	Seq uint64
 	// Removed is how many messages DeleteOffline removed.
 	Removed uint64
+	// Roster is what a RosterOp decided (the roster table's effect).
+	Roster *roster.Effect
 }
 
 // CreateAccount creates an account. It fails with ErrExists if Name is taken.

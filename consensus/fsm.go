@@ -3,6 +3,7 @@ package consensus
 import (
 	"errors"
 	"fmt"
+	"github.com/heraldxmpp/herald/roster"
 	"io"
 	"log/slog"
 	"sync"
@@ -130,7 +131,9 @@ func (f *fsm) applyOne(t *tx, l *raft.Log) (resp response) {
 }
 
 func isDomain(err error) bool {
-	return errors.Is(err, ErrExists) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrOfflineFull)
+	var se *roster.SetError
+	return errors.Is(err, ErrExists) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrOfflineFull) ||
+		errors.Is(err, ErrPendingFull) || errors.As(err, &se)
 }
 
 // Snapshot makes Pebble's WAL durable and captures a Pebble snapshot.

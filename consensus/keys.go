@@ -25,7 +25,12 @@ import (
 //	                                         arrival order in key order
 //	    ... 'q'                           -> offline counter: last seq assigned,
 //	                                         seq deleted up to
-//	    ... 'r' ...                       (reserved: roster items)
+//	    ... 'r' contact                   -> roster record of contact (a bare
+//	                                         JID): item or bare pending request
+//	    ... 'p' contact                   -> pending inbound subscribe request:
+//	                                         the stanza as received, and when
+//	    ... 'v'                           -> roster version, item and pending
+//	                                         counts (see roster.go)
 //
 // The user prefix puts the domainpart first so that Accounts(domain) is one
 // prefix scan. NUL terminates each part: account names never contain NUL
@@ -45,6 +50,9 @@ const (
 	kindAccount = 'a'
 	kindOffline = 'o'
 	kindCounter = 'q'
+	kindRoster  = 'r'
+	kindRequest = 'p'
+	kindCounts  = 'v'
 )
 
 var (
@@ -78,6 +86,18 @@ func userKey(name string, kind byte) []byte {
 
 func accountKey(name string) []byte { return userKey(name, kindAccount) }
 func counterKey(name string) []byte { return userKey(name, kindCounter) }
+
+func rosterItemPrefix(user string) []byte    { return userKey(user, kindRoster) }
+func rosterRequestPrefix(user string) []byte { return userKey(user, kindRequest) }
+func rosterCountsKey(user string) []byte     { return userKey(user, kindCounts) }
+
+func rosterItemKey(user, contact string) []byte {
+	return append(rosterItemPrefix(user), contact...)
+}
+
+func rosterRequestKey(user, contact string) []byte {
+	return append(rosterRequestPrefix(user), contact...)
+}
 
 // offlineKey returns the key of user's offline message seq.
 func offlineKey(user string, seq uint64) []byte {

@@ -11,14 +11,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/heraldxmpp/herald/c2s"
 	"github.com/heraldxmpp/herald/cmd/internal/config"
 	"github.com/heraldxmpp/herald/consensus"
 	"github.com/heraldxmpp/herald/delivery"
 	"github.com/heraldxmpp/herald/delivery/jid"
+	"github.com/heraldxmpp/herald/delivery/stanza"
 	"github.com/heraldxmpp/herald/delivery/xmlstream"
 	"github.com/heraldxmpp/herald/ops"
+	"github.com/heraldxmpp/herald/roster"
 )
 
 // daemon is one running heraldd: the pieces start builds, in the order
@@ -115,6 +118,17 @@ func (d *daemon) createC2S(domains map[string]bool) error {
 		Domains: domains, Registry: reg, Accounts: d.store,
 		Offline: d.store, Server: svc, Log: d.log,
 	}
+	rs := &roster.Service{
+		Store: &rosterStore{node: d.node, log: d.log,
+			maxItems: uint32(d.cfg.Limits.RosterItems), maxPending: uint32(d.cfg.Limits.PendingRequests)},
+		Send:          &rosterSender{router: d.router, store: d.store},
+		Limits:        roster.Limits{MaxItems: d.cfg.Limits.RosterItems},
+		Now:           func() int64 { return time.Now().UnixNano() },
+		SubscribeRate: d.cfg.Limits.SubscribesPerMinute,
+		Log:           d.log.With("component", "roster"),
+	}
+	d.router.Presence = rs
+	svc.HandleUser(stanza.Name{Space: roster.NSRoster, Local: "query"}, rs.HandleIQ)
 	conflict := map[string]delivery.Conflict{
 		"rename": delivery.ConflictRename, "refuse": delivery.ConflictRefuse, "replace": delivery.ConflictReplace,
 	}[d.cfg.C2S.ResourceConflict]
@@ -131,7 +145,13 @@ func (d *daemon) createC2S(domains map[string]bool) error {
 		Credentials:    d.store.Credentials,
 		Router:         d.router,
 		Offline:        d.store,
-		Log:            d.log.With("component", "c2s"),
+		Presence:       rs,
+		// RFC 6121 2.6.1 and 3.4: roster versioning and pre-approval.
+		StreamFeatures: []*stanza.Element{
+			stanza.NewElement("urn:xmpp:features:rosterver", "ver"),
+			stanza.NewElement("urn:xmpp:features:pre-approval", "sub"),
+		},
+		Log: d.log.With("component", "c2s"),
 	})
 	if err != nil {
 		return err

@@ -137,7 +137,7 @@ func (d *Decoder) parseHeader(b []byte) (int, error) {
 	p.reset()
 	// RFC 6120 11.6: only UTF-8. A UTF-16 stream starts with a byte order
 	// mark or has a zero byte next to its first '<'.
-	if b[0] == 0xFE || b[0] == 0xFF || b[0] == 0 || len(b) > 1 && b[1] == 0 {
+	if b[0] == 0xFE || b[0] == 0xFF || b[0] == 0 || b[0] == '<' && len(b) > 1 && b[1] == 0 {
 		return 0, errEncoding("only UTF-8 is allowed")
 	}
 	i := 0
@@ -234,8 +234,11 @@ func xmlDecl(b []byte) (int, error) {
 			return bad()
 		}
 		i++
+		// Every value (VersionNum, EncName, yes|no) is made of these
+		// characters; stopping at any other keeps the declaration from
+		// running past the "?>" the finder saw.
 		vs := i
-		for i < len(b) && b[i] != q && i-vs < 64 {
+		for i < len(b) && b[i] != q && i-vs < 64 && declValue(b[i]) {
 			i++
 		}
 		if i >= len(b) {
@@ -274,6 +277,10 @@ func xmlDecl(b []byte) (int, error) {
 			return bad()
 		}
 	}
+}
+
+func declValue(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
 }
 
 func allDigits(b []byte) bool {

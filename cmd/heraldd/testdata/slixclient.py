@@ -16,6 +16,7 @@ import json
 import logging
 import ssl
 import sys
+import xml.etree.ElementTree as ET
 
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
@@ -35,9 +36,14 @@ class Client(slixmpp.ClientXMPP):
         if spec.get("tls12"):
             ctx.maximum_version = ssl.TLSVersion.TLSv1_2
         self.ssl_context = ctx
-        # Never let the library answer subscriptions on the user's behalf.
-        self.roster.auto_authorize = False
+        # Never let the library answer subscriptions on the user's behalf:
+        # None disables its automatic handling (False would auto-deny).
+        self.roster.auto_authorize = None
         self.roster.auto_subscribe = False
+        self.presences = asyncio.Queue()
+        self.pushes = asyncio.Queue()
+        self.add_event_handler("presence", lambda p: self.presences.put_nowait(p))
+        self.add_event_handler("roster_update", self._roster_update)
         if spec.get("no_cb"):
             # A client without channel-binding support: it must send the
             # gs2 flag "n", never "y" (RFC 5802 6).
@@ -69,6 +75,10 @@ class Client(slixmpp.ClientXMPP):
     def _failed(self, err):
         self.failed = (str(err) or "authentication failed") + " after " + "; ".join(self.failures)
         self.started.set()
+
+    def _roster_update(self, iq):
+        if iq["type"] == "set":
+            self.pushes.put_nowait(iq)
 
     def _message(self, msg):
         self.inbox.put_nowait(msg)
@@ -133,6 +143,65 @@ async def run(sc):
                 if not c.inbox.empty():
                     msg = c.inbox.get_nowait()
                     raise RuntimeError("expected nothing, got %s" % msg)
+            elif op == "presence_to":
+                c = clients[name]
+                p = c.make_presence(pto=step["to"], ptype=step.get("type"))
+                if "nick" in step:
+                    nick = ET.SubElement(p.xml, "{http://jabber.org/protocol/nick}nick")
+                    nick.text = step["nick"]
+                p.send()
+                await c.plugin["xep_0199"].ping(jid=c.boundjid.domain, timeout=TIMEOUT)
+            elif op == "expect_presence":
+                c = clients[name]
+                while True:
+                    p = await asyncio.wait_for(c.presences.get(), TIMEOUT)
+                    if p["type"] == step["type"] and ("from_bare" not in step or p["from"].bare == step["from_bare"]):
+                        break
+                out["from"] = str(p["from"])
+                nick = p.xml.find("{http://jabber.org/protocol/nick}nick")
+                out["nick"] = nick.text if nick is not None else None
+                out["delayed"] = p.xml.find("{urn:xmpp:delay}delay") is not None
+            elif op == "expect_no_presence":
+                # Everything sent before the ping answer has arrived by then.
+                c = clients[name]
+                await c.plugin["xep_0199"].ping(jid=c.boundjid.domain, timeout=TIMEOUT)
+                seen = []
+                while not c.presences.empty():
+                    p = c.presences.get_nowait()
+                    if p["type"] == step["type"]:
+                        seen.append(str(p["from"]))
+                if seen:
+                    raise RuntimeError("unexpected %s presence from %s" % (step["type"], seen))
+            elif op == "roster":
+                c = clients[name]
+                iq = c.Iq(stype="get")
+                iq.enable("roster")
+                resp = await iq.send(timeout=TIMEOUT)
+                items = {}
+                for it in resp.xml.iter("{jabber:iq:roster}item"):
+                    items[it.get("jid")] = {"subscription": it.get("subscription"), "ask": it.get("ask"),
+                                            "approved": it.get("approved"), "name": it.get("name")}
+                out["items"] = items
+                out["ver"] = resp.xml.find("{jabber:iq:roster}query").get("ver")
+                for jid, want in step.get("expect", {}).items():
+                    got = items.get(jid)
+                    if want is None:
+                        if got is not None:
+                            raise RuntimeError("roster has %s: %s" % (jid, got))
+                        continue
+                    if got is None:
+                        raise RuntimeError("roster lacks %s: %s" % (jid, items))
+                    for k, v in want.items():
+                        if got.get(k) != v:
+                            raise RuntimeError("roster item %s: %s is %r, want %r" % (jid, k, got.get(k), v))
+            elif op == "expect_push":
+                c = clients[name]
+                while True:
+                    iq = await asyncio.wait_for(c.pushes.get(), TIMEOUT)
+                    it = iq.xml.find("{jabber:iq:roster}query/{jabber:iq:roster}item")
+                    if it is not None and it.get("jid") == step["jid"] and it.get("subscription") == step["subscription"] \
+                            and it.get("ask") == step.get("ask"):
+                        break
             elif op == "ping":
                 c = clients[name]
                 await c.plugin["xep_0199"].ping(jid=step.get("to", c.boundjid.domain), timeout=TIMEOUT)

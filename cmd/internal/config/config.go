@@ -69,6 +69,14 @@ type Limits struct {
 	MaxResources      int `toml:"max_resources"`
 	OfflinePerUser    int `toml:"offline_per_user"`
 	MinPasswordLength int `toml:"min_password_length"`
+	// RosterItems caps a user's roster (RFC 6121 2.3.3 not-acceptable).
+	RosterItems int `toml:"roster_items"`
+	// PendingRequests caps stored inbound subscription requests per user
+	// (RFC 6121 3.1.3 security warning); past it, policy-violation.
+	PendingRequests int `toml:"pending_requests"`
+	// SubscribesPerMinute limits outbound subscribe requests per user;
+	// past it, resource-constraint.
+	SubscribesPerMinute int `toml:"subscribes_per_minute"`
 }
 
 // Admin configures the admin API.
@@ -169,6 +177,15 @@ func (c *Config) Defaults() {
 	}
 	if l.MinPasswordLength == 0 {
 		l.MinPasswordLength = 8
+	}
+	if l.RosterItems == 0 {
+		l.RosterItems = 1000
+	}
+	if l.PendingRequests == 0 {
+		l.PendingRequests = 200
+	}
+	if l.SubscribesPerMinute == 0 {
+		l.SubscribesPerMinute = 60
 	}
 	if c.Admin.Socket == "" {
 		c.Admin.Socket = filepath.Join(c.DataDir, "admin.sock")

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+
+	"github.com/heraldxmpp/herald/consensus"
+	"github.com/heraldxmpp/herald/delivery"
+	"github.com/heraldxmpp/herald/delivery/jid"
+	"github.com/heraldxmpp/herald/delivery/stanza"
+	"github.com/heraldxmpp/herald/roster"
+)
+
+// rosterStore is roster.Store over the consensus node: every write is one
+// RosterOp command whose Apply runs the roster table.
+type rosterStore struct {
+	node       *consensus.Node
+	log        interface{ Warn(string, ...any) }
+	maxItems   uint32
+	maxPending uint32
+}
+
+func (s *rosterStore) List(user string) ([]roster.Item, uint64, error) {
+	return s.node.Roster(user)
+}
+
+func (s *rosterStore) Get(user, contact string) (roster.Item, bool, error) {
+	return s.node.RosterItem(user, contact)
+}
+
+func (s *rosterStore) Requests(user string) ([]roster.Request, error) {
+	reqs, err := s.node.PendingRequests(user)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]roster.Request, 0, len(reqs))
+	for _, r := range reqs {
+		el, err := parseStored(r.Stanza)
+		if err != nil {
+			s.log.Warn("skipping an unreadable pending request", "user", user, "from", r.From, "err", err)
+			continue
+		}
+		out = append(out, roster.Request{From: r.From, Stanza: el, At: r.At})
+	}
+	return out, nil
+}
+
+func (s *rosterStore) Apply(ctx context.Context, op roster.Op, req *roster.Request) (roster.Effect, error) {
+	cmd := consensus.RosterOp{
+		Op: uint8(op.Kind), User: op.User, Contact: op.Contact, Name: op.Name, Groups: op.Groups,
+		Sub: uint8(op.Sub), MaxItems: s.maxItems, MaxPending: s.maxPending,
+	}
+	if req != nil {
+		cmd.Stanza = req.Stanza.AppendXML(nil, "")
+		cmd.At = req.At
+	}
+	res, err := s.node.Propose(ctx, cmd)
+	switch {
+	case err == nil:
+		return *res.Roster, nil
+	case errors.Is(err, consensus.ErrPendingFull):
+		return roster.Effect{}, roster.ErrPendingFull
+	case errors.Is(err, consensus.ErrNotLeader), errors.Is(err, consensus.ErrTimeout), errors.Is(err, consensus.ErrClosed):
+		return roster.Effect{}, errors.Join(roster.ErrUnavailable, err)
+	}
+	return roster.Effect{}, err
+}
+
+// rosterSender is roster.Sender over the stanza plane.
+type rosterSender struct {
+	router *delivery.Router
+	store  *store
+}
+
+func (s *rosterSender) IsLocal(domain string) bool { return s.router.IsLocal(domain) }
+
+func (s *rosterSender) Exists(bare jid.JID) bool { return s.store.Exists(bare) }
+
+func (s *rosterSender) Resources(user jid.JID) []roster.Resource {
+	var buf [8]delivery.Resource
+	list := s.router.Registry.Resources(buf[:0], user)
+	out := make([]roster.Resource, len(list))
+	for i, r := range list {
+		out[i] = roster.Resource{JID: r.JID, Available: r.Available, Interested: r.Interested,
+			Priority: r.Priority, Presence: r.Presence}
+	}
+	return out
+}
+
+func (s *rosterSender) Deliver(full jid.JID, st *stanza.Element) bool {
+	r, ok := s.router.Registry.Get(full)
+	return ok && r.Sink.Deliver(st)
+}
+
+func (s *rosterSender) SetInterested(full jid.JID) {
+	s.router.Registry.Update(full, func(r *delivery.Resource) { r.Interested = true })
+}
+
+func (s *rosterSender) Remote(st *stanza.Element, from, to jid.JID) { s.router.Route(st, from, to) }
+
+func (s *rosterSender) Offline(to jid.JID, st *stanza.Element) error { return s.store.Store(to, st) }
