@@ -32,6 +32,7 @@ type daemon struct {
 	node   *consensus.Node
 	store  *store
 	router *delivery.Router
+	roster *roster.Service
 	c2s    *c2s.Server
 	admin  *http.Server
 	// addrs are the bound listener addresses by role, for the log, the
@@ -128,6 +129,7 @@ func (d *daemon) createC2S(domains map[string]bool) error {
 		Log:           d.log.With("component", "roster"),
 	}
 	d.router.Presence = rs
+	d.roster = rs
 	svc.HandleUser(stanza.Name{Space: roster.NSRoster, Local: "query"}, rs.HandleIQ)
 	conflict := map[string]delivery.Conflict{
 		"rename": delivery.ConflictRename, "refuse": delivery.ConflictRefuse, "replace": delivery.ConflictReplace,
