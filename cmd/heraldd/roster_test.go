@@ -2,6 +2,9 @@ package main
 
 import (
 	"testing"
+
+	"github.com/heraldxmpp/herald/delivery/jid"
+	"github.com/heraldxmpp/herald/delivery/stanza"
 )
 
 // users creates accounts and returns slixmpp client specs for them; the
@@ -184,4 +187,50 @@ func TestPendingRequestSurvivesKill(t *testing.T) {
 	if nick := res[2].str("nick"); nick != "Jack K." {
 		t.Errorf("after the restart the request carries nick %q, want %q", nick, "Jack K.")
 	}
+}
+
+// subscribeBoth makes a and b subscribed to each other through the
+// roster service, as their clients would.
+func subscribeBoth(d *daemon, a, b string) {
+	ja, jb := jid.MustParse(a), jid.MustParse(b)
+	p := func(typ string) *stanza.Element {
+		return stanza.NewElement(stanza.NSClient, "presence").Set("type", typ)
+	}
+	d.roster.Outbound(ja, jb, p("subscribe"))
+	d.roster.Outbound(jb, ja, p("subscribed"))
+	d.roster.Outbound(jb, ja, p("subscribe"))
+	d.roster.Outbound(ja, jb, p("subscribed"))
+}
+
+// RFC 6121 4.2-4.6: initial presence probes To contacts and reaches From
+// contacts; updates follow; a dropped connection sends unavailable;
+// directed presence is cleaned up; nobody unsubscribed sees presence.
+func TestPresenceBroadcast(t *testing.T) {
+	needSlixmpp(t)
+	d := startInProcess(t)
+	s := d.server()
+	c := users(t, s, map[string]string{"lara": "lara@localhost/l", "mike": "mike@localhost/m", "nina": "nina@localhost/n"})
+	subscribeBoth(d, "lara@localhost", "mike@localhost")
+	runSlixmpp(t, s, c, []step{
+		{"client": "lara", "op": "connect"}, {"client": "lara", "op": "presence", "status": "here"},
+		{"client": "nina", "op": "connect"}, {"client": "nina", "op": "presence"},
+		// mike comes online: his probe brings lara's presence to him, and
+		// his broadcast reaches her.
+		{"client": "mike", "op": "connect"}, {"client": "mike", "op": "presence"},
+		{"client": "mike", "op": "expect_presence", "type": "available", "from_bare": "lara@localhost", "status": "here"},
+		{"client": "lara", "op": "expect_presence", "type": "available", "from_bare": "mike@localhost"},
+		// An update reaches subscribers only.
+		{"client": "lara", "op": "presence", "status": "busy"},
+		{"client": "mike", "op": "expect_presence", "type": "available", "from_bare": "lara@localhost", "status": "busy"},
+		{"client": "nina", "op": "expect_no_presence", "type": "available", "from_bare": "lara@localhost"},
+		// Directed presence from nina to lara, then nina leaves: lara is
+		// told (4.6.3).
+		{"client": "nina", "op": "presence_to", "to": "lara@localhost"},
+		{"client": "lara", "op": "expect_presence", "type": "available", "from_bare": "nina@localhost"},
+		{"client": "nina", "op": "disconnect"},
+		{"client": "lara", "op": "expect_presence", "type": "unavailable", "from_bare": "nina@localhost"},
+		// mike's connection ends: lara gets his unavailable presence.
+		{"client": "mike", "op": "disconnect"},
+		{"client": "lara", "op": "expect_presence", "type": "unavailable", "from_bare": "mike@localhost"},
+	})
 }

@@ -108,7 +108,7 @@ async def run(sc):
                 out["failed_attempts"] = len(c.failures)
             elif op == "presence":
                 c = clients[name]
-                c.send_presence(ppriority=step.get("priority", 0))
+                c.send_presence(ppriority=step.get("priority", 0), pstatus=step.get("status"))
                 await c.plugin["xep_0199"].ping(jid=c.boundjid.domain, timeout=TIMEOUT)
             elif op == "send":
                 c = clients[name]
@@ -161,6 +161,9 @@ async def run(sc):
                 nick = p.xml.find("{http://jabber.org/protocol/nick}nick")
                 out["nick"] = nick.text if nick is not None else None
                 out["delayed"] = p.xml.find("{urn:xmpp:delay}delay") is not None
+                out["status"] = p["status"]
+                if "status" in step and p["status"] != step["status"]:
+                    raise RuntimeError("presence status %r, want %r" % (p["status"], step["status"]))
             elif op == "expect_no_presence":
                 # Everything sent before the ping answer has arrived by then.
                 c = clients[name]
@@ -168,7 +171,7 @@ async def run(sc):
                 seen = []
                 while not c.presences.empty():
                     p = c.presences.get_nowait()
-                    if p["type"] == step["type"]:
+                    if p["type"] == step["type"] and ("from_bare" not in step or p["from"].bare == step["from_bare"]):
                         seen.append(str(p["from"]))
                 if seen:
                     raise RuntimeError("unexpected %s presence from %s" % (step["type"], seen))
