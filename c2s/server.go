@@ -216,7 +216,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		s.mu.Lock()
 		for sess := range s.sessions {
-			sess.conn.Close()
+			sess.raw.Close()
 		}
 		s.mu.Unlock()
 		return ctx.Err()
@@ -229,7 +229,7 @@ func (s *Server) newSession(conn net.Conn, directTLS bool) *session {
 	if s.closed {
 		return nil
 	}
-	sess := &session{srv: s, conn: conn, directTLS: directTLS}
+	sess := &session{srv: s, conn: conn, raw: conn, directTLS: directTLS}
 	s.sessions[sess] = struct{}{}
 	s.wg.Add(1)
 	return sess

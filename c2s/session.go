@@ -31,6 +31,9 @@ const (
 type session struct {
 	srv       *Server
 	conn      net.Conn
+	// raw is the TCP connection under conn. Closing it never blocks,
+	// where closing a tls.Conn may try to send close_notify first.
+	raw net.Conn
 	directTLS bool
 	dec       *xmlstream.Decoder
 

@@ -50,8 +50,10 @@ func (s *session) enqueue(fn func([]byte) []byte, last bool) bool {
 	if len(*q.pending) > s.srv.cfg.MaxQueue {
 		q.dead = true
 		q.mu.Unlock()
-		s.srv.cfg.Log.Info("c2s: client not reading, queue full; closing", "jid", s.jid.String())
-		s.conn.Close()
+		// This runs on the goroutine of whoever sent the stanza: close the
+		// TCP connection, which never blocks, not the TLS one.
+		s.srv.cfg.Log.Info("c2s: client not reading, queue full; closing", "remote", s.raw.RemoteAddr().String())
+		s.raw.Close()
 		return false
 	}
 	if last {
@@ -124,7 +126,7 @@ func (s *session) kick(e *xmlstream.StreamError) {
 	if !bound {
 		// Still negotiating: the reader writes directly and would race a
 		// queued write, so just end the connection.
-		s.conn.Close()
+		s.raw.Close()
 		return
 	}
 	s.enqueue(func(b []byte) []byte {
