@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Errors a Backend returns; the handlers turn them into HTTP statuses and
@@ -24,6 +25,25 @@ type Backend interface {
 	SetPassword(ctx context.Context, jid, password string) error
 	DeleteUser(ctx context.Context, jid string) error
 	Sessions(ctx context.Context) ([]Session, error)
+
+	// Roster returns the user's roster: the items the user has, not the
+	// records kept only for an unanswered request (those are Pending).
+	Roster(ctx context.Context, user string) (Roster, error)
+	// SetRosterItem adds or updates an item as the user's own roster set
+	// would (RFC 6121 2.3), pushing it to the user's resources.
+	SetRosterItem(ctx context.Context, user, contact, name string, groups []string) error
+	// RemoveRosterItem deletes an item as the user's own roster removal
+	// would (RFC 6121 2.5), cancelling the subscriptions both ways.
+	RemoveRosterItem(ctx context.Context, user, contact string) error
+	// Pending lists the inbound subscription requests the user has not
+	// answered (RFC 6121 3.1.3).
+	Pending(ctx context.Context, user string) ([]Pending, error)
+	// ApproveRequest and DenyRequest answer contact's pending request on
+	// the user's behalf, as the user's own "subscribed" or "unsubscribed"
+	// would (RFC 6121 3.1.5, 3.2.2). Without a pending request from
+	// contact they return ErrNotFound and change nothing.
+	ApproveRequest(ctx context.Context, user, contact string) error
+	DenyRequest(ctx context.Context, user, contact string) error
 }
 
 // Status describes the running server.
@@ -47,6 +67,40 @@ type Session struct {
 type User struct {
 	JID      string `json:"jid,omitempty"`
 	Password string `json:"password,omitempty"`
+}
+
+// Roster is a user's roster and its version (RFC 6121 2.6).
+type Roster struct {
+	Ver   string       `json:"ver"`
+	Items []RosterItem `json:"items"`
+}
+
+// RosterItem is one item as the user's client sees it (RFC 6121 2.1.2).
+type RosterItem struct {
+	JID    string   `json:"jid"`
+	Name   string   `json:"name"`
+	Groups []string `json:"groups"`
+	// Subscription is "none", "to", "from" or "both".
+	Subscription string `json:"subscription"`
+	// Ask: the user's own request to the contact is pending
+	// (ask='subscribe'). Approved: the user pre-approved the contact.
+	Ask      bool `json:"ask"`
+	Approved bool `json:"approved"`
+}
+
+// RosterSet is the body of adding or updating a roster item.
+type RosterSet struct {
+	Name   string   `json:"name,omitempty"`
+	Groups []string `json:"groups,omitempty"`
+}
+
+// Pending is an inbound subscription request waiting for the user's
+// answer: who asked, when the server received it, and the presence stanza
+// as stored (XML), which may carry a nickname or a message.
+type Pending struct {
+	From   string    `json:"from"`
+	At     time.Time `json:"at"`
+	Stanza string    `json:"stanza"`
 }
 
 // errorBody is every error response.

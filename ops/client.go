@@ -70,6 +70,51 @@ func (c *Client) Sessions(ctx context.Context) ([]Session, error) {
 	return out.Sessions, err
 }
 
+// Roster returns a user's roster.
+func (c *Client) Roster(ctx context.Context, user string) (Roster, error) {
+	var ro Roster
+	err := c.do(ctx, "GET", userPath(user, "roster"), nil, &ro)
+	return ro, err
+}
+
+// SetRosterItem adds or updates an item of a user's roster.
+func (c *Client) SetRosterItem(ctx context.Context, user, contact, name string, groups []string) error {
+	return c.do(ctx, "PUT", userPath(user, "roster", contact), RosterSet{Name: name, Groups: groups}, nil)
+}
+
+// RemoveRosterItem deletes an item of a user's roster.
+func (c *Client) RemoveRosterItem(ctx context.Context, user, contact string) error {
+	return c.do(ctx, "DELETE", userPath(user, "roster", contact), nil, nil)
+}
+
+// Pending lists a user's unanswered subscription requests.
+func (c *Client) Pending(ctx context.Context, user string) ([]Pending, error) {
+	var out []Pending
+	err := c.do(ctx, "GET", userPath(user, "pending"), nil, &out)
+	return out, err
+}
+
+// ApproveRequest approves contact's pending request on the user's behalf.
+func (c *Client) ApproveRequest(ctx context.Context, user, contact string) error {
+	return c.do(ctx, "POST", userPath(user, "pending", contact, "approve"), nil, nil)
+}
+
+// DenyRequest denies contact's pending request on the user's behalf.
+func (c *Client) DenyRequest(ctx context.Context, user, contact string) error {
+	return c.do(ctx, "POST", userPath(user, "pending", contact, "deny"), nil, nil)
+}
+
+// userPath is /v1/users/{user}/rest..., each segment escaped, so a JID
+// with a resource ("a@b/r") stays one segment and the server refuses it
+// by name instead of routing it elsewhere.
+func userPath(user string, rest ...string) string {
+	p := "/v1/users/" + url.PathEscape(user)
+	for _, s := range rest {
+		p += "/" + url.PathEscape(s)
+	}
+	return p
+}
+
 var _ Backend = (*Client)(nil)
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {

@@ -19,6 +19,12 @@ const maxBody = 64 << 10
 //	PUT    /v1/users/{jid}/password  {"password": "..."}
 //	DELETE /v1/users/{jid}
 //	GET    /v1/sessions
+//	GET    /v1/users/{jid}/roster
+//	PUT    /v1/users/{jid}/roster/{contact}  {"name": "...", "groups": ["..."]}
+//	DELETE /v1/users/{jid}/roster/{contact}
+//	GET    /v1/users/{jid}/pending
+//	POST   /v1/users/{jid}/pending/{contact}/approve
+//	POST   /v1/users/{jid}/pending/{contact}/deny
 func Handler(b Backend, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.Default()
@@ -31,6 +37,12 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("PUT /v1/users/{jid}/password", h.setPassword)
 	mux.HandleFunc("DELETE /v1/users/{jid}", h.deleteUser)
 	mux.HandleFunc("GET /v1/sessions", h.sessions)
+	mux.HandleFunc("GET /v1/users/{jid}/roster", h.roster)
+	mux.HandleFunc("PUT /v1/users/{jid}/roster/{contact}", h.setRosterItem)
+	mux.HandleFunc("DELETE /v1/users/{jid}/roster/{contact}", h.removeRosterItem)
+	mux.HandleFunc("GET /v1/users/{jid}/pending", h.pending)
+	mux.HandleFunc("POST /v1/users/{jid}/pending/{contact}/approve", h.approve)
+	mux.HandleFunc("POST /v1/users/{jid}/pending/{contact}/deny", h.deny)
 	return mux
 }
 
@@ -83,6 +95,48 @@ func (h *handler) sessions(w http.ResponseWriter, r *http.Request) {
 		list = []Session{}
 	}
 	h.reply(w, map[string][]Session{"sessions": list}, err)
+}
+
+func (h *handler) roster(w http.ResponseWriter, r *http.Request) {
+	ro, err := h.b.Roster(r.Context(), r.PathValue("jid"))
+	// The shape is fixed: empty lists are [], never null.
+	if ro.Items == nil {
+		ro.Items = []RosterItem{}
+	}
+	for i := range ro.Items {
+		if ro.Items[i].Groups == nil {
+			ro.Items[i].Groups = []string{}
+		}
+	}
+	h.reply(w, ro, err)
+}
+
+func (h *handler) setRosterItem(w http.ResponseWriter, r *http.Request) {
+	var set RosterSet
+	if !h.decode(w, r, &set) {
+		return
+	}
+	h.reply(w, nil, h.b.SetRosterItem(r.Context(), r.PathValue("jid"), r.PathValue("contact"), set.Name, set.Groups))
+}
+
+func (h *handler) removeRosterItem(w http.ResponseWriter, r *http.Request) {
+	h.reply(w, nil, h.b.RemoveRosterItem(r.Context(), r.PathValue("jid"), r.PathValue("contact")))
+}
+
+func (h *handler) pending(w http.ResponseWriter, r *http.Request) {
+	list, err := h.b.Pending(r.Context(), r.PathValue("jid"))
+	if list == nil {
+		list = []Pending{}
+	}
+	h.reply(w, list, err)
+}
+
+func (h *handler) approve(w http.ResponseWriter, r *http.Request) {
+	h.reply(w, nil, h.b.ApproveRequest(r.Context(), r.PathValue("jid"), r.PathValue("contact")))
+}
+
+func (h *handler) deny(w http.ResponseWriter, r *http.Request) {
+	h.reply(w, nil, h.b.DenyRequest(r.Context(), r.PathValue("jid"), r.PathValue("contact")))
 }
 
 func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {

@@ -8,31 +8,61 @@ import (
 // Outbound handles a subscription stanza (subscribe, subscribed,
 // unsubscribe, unsubscribed) that the local user sends to contact
 // (RFC 6121 3, Appendix A.2). st is the client's stanza; it is sent on
-// stamped with the user's bare JID (3.1.2).
+// stamped with the user's bare JID (3.1.2). A refusal is bounced to the
+// user's resources.
 func (s *Service) Outbound(user, contact jid.JID, st *stanza.Element) {
+	if serr := s.outbound(user, contact, st); serr != nil {
+		s.bounce(st, user.Bare(), serr)
+	}
+}
+
+// Answer sends the user's answer to contact's subscription request:
+// "subscribed" when approve is set (3.1.4, 3.1.5), "unsubscribed"
+// otherwise (3.2.2), through the same path as the user's own stanza, so
+// pushes, routing and presence follow. It is for acting on the user's
+// behalf (an operator), and returns the refusal instead of bouncing it.
+// Without a pending request the stanza still has its RFC meaning: a
+// "subscribed" pre-approves the contact (3.4), so the caller checks first.
+func (s *Service) Answer(user, contact jid.JID, approve bool) *stanza.Error {
+	k := Unsubscribed
+	if approve {
+		k = Subscribed
+	}
+	return s.outbound(user, contact, stanza.NewElement(stanza.NSClient, "presence").Set("type", k.String()))
+}
+
+// outbound is Outbound returning its refusal.
+func (s *Service) outbound(user, contact jid.JID, st *stanza.Element) *stanza.Error {
 	user, contact = user.Bare(), contact.Bare()
 	k, ok := ParseKind(st.Get("type"))
 	if !ok || contact == user || contact.IsZero() {
-		return
+		return nil
 	}
 	if k == Subscribe && !s.allowSubscribe(user.String()) {
-		s.bounce(st, user, stanza.NewError(stanza.ResourceConstraint, "too many subscription requests; wait a minute"))
-		return
+		return stanza.NewError(stanza.ResourceConstraint, "too many subscription requests; wait a minute")
 	}
 	eff, serr := s.apply(Op{Kind: OpOut, User: user.String(), Contact: contact.String(), Sub: k}, nil)
 	if serr != nil {
-		s.bounce(st, user, serr)
-		return
+		return serr
 	}
 	if eff.Push {
 		s.push(user, eff.After, eff.Ver)
+	}
+	// RFC 6121 3.2.2: the unavailable presence goes out while the contact
+	// is still subscribed, before the "unsubscribed"; 3.1.5: the current
+	// presence follows the "subscribed".
+	if eff.Out.Presence == SendUnavailable {
+		s.presenceAction(SendUnavailable, user, contact)
 	}
 	if eff.Out.Route {
 		out := st.ShallowCopy()
 		out.Set("from", user.String()).Set("to", contact.String())
 		s.route(out, user, contact)
 	}
-	s.presenceAction(eff.Out.Presence, user, contact)
+	if eff.Out.Presence == SendAvailable {
+		s.presenceAction(SendAvailable, user, contact)
+	}
+	return nil
 }
 
 // bounce returns an error to every resource of the user (the stanza came
@@ -97,12 +127,19 @@ func (s *Service) Inbound(st *stanza.Element, contact, user jid.JID) {
 	if eff.In.Deliver {
 		s.deliverNotification(user, in, k)
 	}
+	// As on the outbound side: unavailable before an automatic
+	// "unsubscribed", current presence after an automatic "subscribed".
+	if eff.In.Presence == SendUnavailable {
+		s.presenceAction(SendUnavailable, user, contact)
+	}
 	if eff.In.HasAutoReply {
 		reply := stanza.NewElement(stanza.NSClient, "presence").
 			Set("from", user.String()).Set("to", contact.String()).Set("type", eff.In.AutoReply.String())
 		s.route(reply, user, contact)
 	}
-	s.presenceAction(eff.In.Presence, user, contact)
+	if eff.In.Presence == SendAvailable {
+		s.presenceAction(SendAvailable, user, contact)
+	}
 }
 
 // deliverNotification gives a subscription stanza to the user's available

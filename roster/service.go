@@ -194,23 +194,97 @@ func (s *Service) rosterSet(iq, q *stanza.Element, from jid.JID) (*stanza.Elemen
 	if perr != nil {
 		return nil, perr.Stanza()
 	}
-	op := Op{Kind: OpSet, User: user.String(), Contact: contact.String(), Name: name, Groups: groups}
+	var serr *stanza.Error
 	if sub == "remove" {
-		op = Op{Kind: OpRemove, User: user.String(), Contact: contact.String()}
+		serr = s.removeItem(user, contact)
+	} else {
+		serr = s.setItem(user, contact, name, groups)
 	}
-	eff, serr := s.apply(op, nil)
 	if serr != nil {
 		return nil, serr
+	}
+	return result(iq, from), nil
+}
+
+// SetItem adds contact to the user's roster or updates its name and
+// groups, as a roster set from one of the user's resources would (RFC 6121
+// 2.3, 2.4): the same checks (2.3.3), the same command, and the same push
+// to every interested resource (2.3.2). It is for acting on the user's
+// behalf (an operator); the error is the one a client would get.
+func (s *Service) SetItem(user, contact jid.JID, name string, groups []string) *stanza.Error {
+	if err := ValidateSet(1, "", name, groups, s.Limits); err != nil {
+		return err.Stanza()
+	}
+	c, err := checkItem(user, contact)
+	if err != nil {
+		return err
+	}
+	return s.setItem(user.Bare(), c, name, groups)
+}
+
+// RemoveItem deletes contact from the user's roster as a roster set with
+// subscription="remove" would (2.5): the removal is pushed and the
+// subscriptions both ways are cancelled (2.5.2). An item that is not in
+// the roster is item-not-found (2.5.3).
+func (s *Service) RemoveItem(user, contact jid.JID) *stanza.Error {
+	c, err := checkItem(user, contact)
+	if err != nil {
+		return err
+	}
+	return s.removeItem(user.Bare(), c)
+}
+
+// checkItem applies ParseItemJID, the rule for a roster set's 'jid', to a
+// contact given as a JID (the zero JID is an item with no jid).
+func checkItem(user, contact jid.JID) (jid.JID, *stanza.Error) {
+	c, err := ParseItemJID(user.Bare(), contact.String())
+	if err != nil {
+		return c, err.Stanza()
+	}
+	return c, nil
+}
+
+// setItem is a checked roster set (2.3.2): every success is pushed.
+func (s *Service) setItem(user, contact jid.JID, name string, groups []string) *stanza.Error {
+	eff, serr := s.apply(Op{Kind: OpSet, User: user.String(), Contact: contact.String(), Name: name, Groups: groups}, nil)
+	if serr != nil {
+		return serr
 	}
 	if eff.Push {
 		s.push(user, eff.After, eff.Ver)
 	}
-	// 2.5.2: removing an item cancels the subscriptions both ways.
-	for _, k := range eff.Removal {
-		st := stanza.NewElement(stanza.NSClient, "presence").Set("type", k.String())
-		s.Outbound(user, contact, st)
+	return nil
+}
+
+// removeItem is a checked roster removal (2.5.2).
+func (s *Service) removeItem(user, contact jid.JID) *stanza.Error {
+	eff, serr := s.apply(Op{Kind: OpRemove, User: user.String(), Contact: contact.String()}, nil)
+	if serr != nil {
+		return serr
 	}
-	return result(iq, from), nil
+	if eff.Push {
+		s.push(user, eff.After, eff.Ver)
+	}
+	// 2.5.2: removing an item cancels the subscriptions both ways. The
+	// record is already gone, so the stanzas are not sent through
+	// Outbound, which would see "None" and not route an "unsubscribed"
+	// (A.2.4): as RemovalStanzas says, the table is folded over the state
+	// the item had, acting on Presence and Route (in OutDecision's order)
+	// but not on Push, since the removal itself was pushed.
+	cur := eff.Before.State
+	for _, k := range eff.Removal {
+		d := Outbound(cur, true, k)
+		if d.Presence == SendUnavailable {
+			s.presenceAction(SendUnavailable, user, contact) // 3.2.2: before the "unsubscribed"
+		}
+		if d.Route {
+			st := stanza.NewElement(stanza.NSClient, "presence").Set("type", k.String()).
+				Set("from", user.String()).Set("to", contact.String())
+			s.route(st, user, contact)
+		}
+		cur = d.Next
+	}
+	return nil
 }
 
 func result(iq *stanza.Element, to jid.JID) *stanza.Element {

@@ -38,6 +38,17 @@ commands:
   user delete JID                delete an account and all it stores
   user list [DOMAIN]             list accounts
   session list                   list connected resources
+  roster list USER               list USER's roster: contact, subscription,
+                                 flags (ask, approved), name, groups
+  roster add USER CONTACT [--name N] [--group G]...
+                                 add CONTACT to USER's roster, or replace
+                                 its name and groups, as USER's client would
+  roster remove USER CONTACT     remove CONTACT from USER's roster; the
+                                 subscriptions both ways are cancelled
+  pending list USER              list the subscription requests USER has
+                                 not answered: from, received, stanza
+  pending approve USER CONTACT   approve CONTACT's request on USER's behalf
+  pending deny USER CONTACT      deny CONTACT's request on USER's behalf
 
 exit status: 0 on success, 1 when the server refused or failed, 2 on a
 usage error.
@@ -148,6 +159,10 @@ func (c *cli) dispatch(ctx context.Context, args []string) int {
 			fmt.Fprintf(c.stdout, "%s\t%s\n", s.JID, state)
 		}
 		return exitOK
+	case "roster":
+		return c.roster(ctx, args[1:])
+	case "pending":
+		return c.pending(ctx, args[1:])
 	case "help":
 		fmt.Fprint(c.stdout, usage)
 		return exitOK
@@ -183,17 +198,9 @@ func (c *cli) userAdd(ctx context.Context, args []string, change bool) int {
 	fs := flag.NewFlagSet("user", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	pwFile := fs.String("password-file", "", "")
-	// Accept the JID before or after the flag.
-	var pos []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return c.usageErr(err.Error())
-		}
-		args = fs.Args()
-		if len(args) > 0 {
-			pos = append(pos, args[0])
-			args = args[1:]
-		}
+	pos, err := interleaved(fs, args)
+	if err != nil {
+		return c.usageErr(err.Error())
 	}
 	verb := "add"
 	if change {
@@ -221,6 +228,23 @@ func (c *cli) userAdd(ctx context.Context, args []string, change bool) int {
 		fmt.Fprintf(c.stdout, "created %s\n", pos[0])
 	}
 	return exitOK
+}
+
+// interleaved parses args with fs, accepting flags before, between and
+// after the positional arguments, which it returns.
+func interleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) > 0 {
+			pos = append(pos, args[0])
+			args = args[1:]
+		}
+	}
+	return pos, nil
 }
 
 // password reads the new password from a file (first line), from the

@@ -12,15 +12,19 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/heraldxmpp/herald/ops"
 )
 
-// memBackend is an admin backend holding accounts in memory; heraldd's
-// real backend is exercised by cmd/heraldd's tests through the same API.
+// memBackend is an admin backend holding accounts, rosters and pending
+// requests in memory; heraldd's real backend is exercised by cmd/heraldd's
+// tests through the same API.
 type memBackend struct {
-	mu    sync.Mutex
-	users map[string]string
+	mu      sync.Mutex
+	users   map[string]string
+	rosters map[string][]ops.RosterItem
+	pending map[string][]ops.Pending
 }
 
 func (m *memBackend) Status(context.Context) (ops.Status, error) {
@@ -81,6 +85,92 @@ func (m *memBackend) Sessions(context.Context) ([]ops.Session, error) {
 	return []ops.Session{{JID: "b@localhost/x", Available: true, Priority: 5}, {JID: "a@localhost/y"}}, nil
 }
 
+// known fails like heraldd's backend for an unknown account.
+func (m *memBackend) known(user string) error {
+	if _, ok := m.users[user]; !ok {
+		return fmt.Errorf("%w: there is no user %s", ops.ErrNotFound, user)
+	}
+	return nil
+}
+
+func (m *memBackend) Roster(_ context.Context, user string) (ops.Roster, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.known(user); err != nil {
+		return ops.Roster{}, err
+	}
+	return ops.Roster{Ver: fmt.Sprint(len(m.rosters[user])), Items: m.rosters[user]}, nil
+}
+
+func (m *memBackend) SetRosterItem(_ context.Context, user, contact, name string, groups []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.known(user); err != nil {
+		return err
+	}
+	if strings.Contains(contact, "/") {
+		return fmt.Errorf("%w: the contact %q has a resource; contacts are bare JIDs (user@domain)", ops.ErrBadRequest, contact)
+	}
+	for i, it := range m.rosters[user] {
+		if it.JID == contact {
+			m.rosters[user][i].Name, m.rosters[user][i].Groups = name, groups
+			return nil
+		}
+	}
+	m.rosters[user] = append(m.rosters[user], ops.RosterItem{JID: contact, Name: name, Groups: groups, Subscription: "none"})
+	return nil
+}
+
+func (m *memBackend) RemoveRosterItem(_ context.Context, user, contact string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.known(user); err != nil {
+		return err
+	}
+	for i, it := range m.rosters[user] {
+		if it.JID == contact {
+			m.rosters[user] = append(m.rosters[user][:i], m.rosters[user][i+1:]...)
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s has no roster item for %s", ops.ErrNotFound, user, contact)
+}
+
+func (m *memBackend) Pending(_ context.Context, user string) ([]ops.Pending, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.known(user); err != nil {
+		return nil, err
+	}
+	return m.pending[user], nil
+}
+
+func (m *memBackend) ApproveRequest(_ context.Context, user, contact string) error {
+	return m.answer(user, contact, true)
+}
+
+func (m *memBackend) DenyRequest(_ context.Context, user, contact string) error {
+	return m.answer(user, contact, false)
+}
+
+func (m *memBackend) answer(user, contact string, approve bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.known(user); err != nil {
+		return err
+	}
+	for i, p := range m.pending[user] {
+		if p.From == contact {
+			m.pending[user] = append(m.pending[user][:i], m.pending[user][i+1:]...)
+			if approve {
+				m.rosters[user] = append(m.rosters[user], ops.RosterItem{JID: contact, Subscription: "from"})
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s has no pending subscription request from %s", ops.ErrNotFound, user, contact)
+}
+
 func serve(t *testing.T) (string, *memBackend) {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "admin.sock")
@@ -88,7 +178,7 @@ func serve(t *testing.T) (string, *memBackend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &memBackend{users: map[string]string{}}
+	b := &memBackend{users: map[string]string{}, rosters: map[string][]ops.RosterItem{}, pending: map[string][]ops.Pending{}}
 	srv := &http.Server{Handler: ops.Handler(b, nil)}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
@@ -144,6 +234,76 @@ func TestUserCommands(t *testing.T) {
 	}
 	if b.users["alice@localhost"] != "new-secret" || b.users["bob@localhost"] != "" {
 		t.Errorf("backend state: %v", b.users)
+	}
+}
+
+func TestRosterCommands(t *testing.T) {
+	sock, b := serve(t)
+	b.users["alice@localhost"] = "x"
+	b.rosters["alice@localhost"] = []ops.RosterItem{
+		{JID: "bob@localhost", Name: "Bob", Groups: []string{"Friends", "Work"}, Subscription: "both"},
+		{JID: "carol@localhost", Subscription: "none", Ask: true, Approved: true},
+		{JID: "dave@localhost", Name: "Dave\tthe \"Tab\"", Groups: []string{"a,b"}, Subscription: "from"},
+	}
+	at := time.Date(2025, 3, 4, 5, 6, 7, 8, time.UTC)
+	b.pending["alice@localhost"] = []ops.Pending{
+		{From: "erin@localhost", At: at, Stanza: "<presence from='erin@localhost' to='alice@localhost' type='subscribe'><status>hi\nthere</status></presence>"},
+		{From: "frank@example.org", At: at.Add(time.Hour), Stanza: "<presence type='subscribe'/>"},
+	}
+	cases := []struct {
+		name string
+		args []string
+		code int
+		out  string // stdout, exactly
+		err  string // substring of stderr
+	}{
+		{"roster list", []string{"roster", "list", "alice@localhost"}, 0,
+			"bob@localhost\tboth\t-\tBob\tFriends,Work\n" +
+				"carol@localhost\tnone\task,approved\t\t\n" +
+				"dave@localhost\tfrom\t-\t\"Dave\\tthe \\\"Tab\\\"\"\t\"a,b\"\n", ""},
+		{"roster list unknown user", []string{"roster", "list", "nobody@localhost"}, 1, "", "no user nobody@localhost"},
+		{"roster list no user", []string{"roster", "list"}, 2, "", "usage: heraldctl roster list USER"},
+		{"roster add", []string{"roster", "add", "alice@localhost", "gina@localhost", "--name", "Gina", "--group", "G1", "--group", "G2"}, 0,
+			"saved gina@localhost in the roster of alice@localhost\n", ""},
+		{"roster add flags first", []string{"roster", "add", "--name", "Bobby", "alice@localhost", "bob@localhost"}, 0,
+			"saved bob@localhost in the roster of alice@localhost\n", ""},
+		{"roster add full jid", []string{"roster", "add", "alice@localhost", "gina@localhost/phone"}, 1, "", "contacts are bare JIDs"},
+		{"roster add unknown user", []string{"roster", "add", "nobody@localhost", "gina@localhost"}, 1, "", "no user nobody@localhost"},
+		{"roster add one arg", []string{"roster", "add", "alice@localhost"}, 2, "", "usage: heraldctl roster add USER CONTACT"},
+		{"roster add bad flag", []string{"roster", "add", "alice@localhost", "bob@localhost", "--nick", "x"}, 2, "", "-nick"},
+		{"roster remove", []string{"roster", "remove", "alice@localhost", "carol@localhost"}, 0,
+			"removed carol@localhost from the roster of alice@localhost\n", ""},
+		{"roster remove absent", []string{"roster", "remove", "alice@localhost", "carol@localhost"}, 1, "", "no roster item for carol@localhost"},
+		{"roster remove usage", []string{"roster", "remove", "alice@localhost"}, 2, "", "usage: heraldctl roster remove USER CONTACT"},
+		{"roster no subcommand", []string{"roster"}, 2, "", "roster needs a subcommand"},
+		{"roster unknown subcommand", []string{"roster", "frob"}, 2, "", `unknown roster subcommand "frob"`},
+		{"pending list", []string{"pending", "list", "alice@localhost"}, 0,
+			"erin@localhost\t2025-03-04T05:06:07Z\t<presence from='erin@localhost' to='alice@localhost' type='subscribe'><status>hi&#10;there</status></presence>\n" +
+				"frank@example.org\t2025-03-04T06:06:07Z\t<presence type='subscribe'/>\n", ""},
+		{"pending list unknown user", []string{"pending", "list", "nobody@localhost"}, 1, "", "no user nobody@localhost"},
+		{"pending list usage", []string{"pending", "list"}, 2, "", "usage: heraldctl pending list USER"},
+		{"pending approve", []string{"pending", "approve", "alice@localhost", "erin@localhost"}, 0,
+			"approved the subscription request from erin@localhost to alice@localhost\n", ""},
+		{"pending approve again", []string{"pending", "approve", "alice@localhost", "erin@localhost"}, 1, "", "no pending subscription request from erin@localhost"},
+		{"pending deny", []string{"pending", "deny", "alice@localhost", "frank@example.org"}, 0,
+			"denied the subscription request from frank@example.org to alice@localhost\n", ""},
+		{"pending deny nothing", []string{"pending", "deny", "alice@localhost", "frank@example.org"}, 1, "", "no pending subscription request"},
+		{"pending deny usage", []string{"pending", "deny", "alice@localhost"}, 2, "", "usage: heraldctl pending deny USER CONTACT"},
+		{"pending list empty", []string{"pending", "list", "alice@localhost"}, 0, "", ""},
+		{"pending unknown subcommand", []string{"pending", "accept"}, 2, "", `unknown pending subcommand "accept"`},
+	}
+	for _, c := range cases {
+		o := ctl("", append([]string{"--socket", sock}, c.args...)...)
+		if o.code != c.code || o.stdout != c.out || !strings.Contains(o.stderr, c.err) {
+			t.Errorf("%s: exit %d stdout %q stderr %q; want exit %d, stdout %q, stderr with %q",
+				c.name, o.code, o.stdout, o.stderr, c.code, c.out, c.err)
+		}
+	}
+	got := fmt.Sprint(b.rosters["alice@localhost"])
+	want := "[{bob@localhost Bobby [] both false false} {dave@localhost Dave\tthe \"Tab\" [a,b] from false false} " +
+		"{gina@localhost Gina [G1 G2] none false false} {erin@localhost  [] from false false}]"
+	if got != want {
+		t.Errorf("roster after the commands:\n%s\nwant\n%s", got, want)
 	}
 }
 
