@@ -93,6 +93,10 @@ func deref(c Command) Command {
 		if p != nil {
 			return *p
 		}
+	case *RosterOp:
+		if p != nil {
+			return *p
+		}
 	default:
 		return c
 	}

@@ -65,7 +65,9 @@ func dial(addr, domain, user, password, resource string) (*client, error) {
 		return fail("tls", err)
 	}
 	c.conn = tc
-	c.dec.Reset(tc)
+	if err := c.dec.Reset(tc); err != nil {
+		return fail("tls", err)
+	}
 	if err := open(); err != nil {
 		return fail("stream after tls", err)
 	}
@@ -74,6 +76,9 @@ func dial(addr, domain, user, password, resource string) (*client, error) {
 		return fail("auth", err)
 	}
 	if ev, err := c.dec.Next(); err != nil || ev.Element == nil || ev.Element.Name.Local != "success" {
+		if err == nil && ev.Element != nil {
+			err = fmt.Errorf("%s", ev.Element.String())
+		}
 		return fail("auth", fmt.Errorf("not accepted: %v", err))
 	}
 	c.dec.Restart()

@@ -9,7 +9,7 @@ PAIRS=${2:-50}
 DUR=${DUR:-10s}
 HPID=""
 work=$(mktemp -d /tmp/herald-compare.XXXXXX)
-trap 'kill $(cat "$work"/pdata/prosody.pid 2>/dev/null) $HPID 2>/dev/null || true; rm -rf "$work"' EXIT
+#trap 'kill $(cat "$work"/pdata/prosody.pid 2>/dev/null) $HPID 2>/dev/null || true; rm -rf "$work"' EXIT
 go build -o "$work/heraldd" ./cmd/heraldd
 go build -o "$work/heraldload" ./cmd/heraldload
 
@@ -45,14 +45,17 @@ for _ in $(seq 50); do [ -S "$work/pdata/prosody.sock" ] && break; sleep 0.2; do
 users=$(( N > 2*PAIRS ? N : 2*PAIRS ))
 for i in $(seq 0 $((users-1))); do echo "user:create('load$i@localhost', 'load-password')"; done |
 	asprosody prosodyctl --config "$work/prosody.cfg.lua" shell > /dev/null
+for _ in $(seq 100); do
+	[ "$(ls "$work/pdata/localhost/accounts" 2>/dev/null | wc -l)" -ge "$users" ] && break
+	sleep 0.2
+done
 PPID_=$(cat "$work/pdata/prosody.pid")
 
 # Herald on 127.0.0.23.
 "$work/heraldd" -data "$work/hdata" -c2s 127.0.0.23:5222 -c2s-tls '' -log-level warn &
 HPID=$!
 for _ in $(seq 50); do [ -S "$work/hdata/admin.sock" ] && break; sleep 0.2; done
-# Create the accounts (and warm up) with one throwaway login round.
-"$work/heraldload" idle -addr 127.0.0.23:5222 -n "$users" -create -admin "$work/hdata/admin.sock" >/dev/null
+"$work/heraldload" create -n "$users" -admin "$work/hdata/admin.sock"
 
 echo "== idle sessions: $N"
 echo "-- herald";  "$work/heraldload" idle -addr 127.0.0.23:5222 -n "$N" -pid "$HPID"

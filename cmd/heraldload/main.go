@@ -13,8 +13,11 @@
 //	    server delivers them; reports delivered msgs/s and, with -pid,
 //	    server CPU time per message (from /proc/PID/stat).
 //
-// Accounts u0..u(n-1) must exist; `-create` makes them through heraldctl's
-// admin API when the target is Herald (-admin SOCKET).
+//	heraldload create -admin SOCKET -n 1000
+//	    only creates the accounts, through Herald's admin API.
+//
+// Accounts load0..load(n-1) must exist; `-create` makes them through
+// Herald's admin API first (-admin SOCKET).
 package main
 
 import (
@@ -46,8 +49,8 @@ type options struct {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "idle" && args[0] != "chat") {
-		fmt.Fprintln(stderr, "usage: heraldload idle|chat [flags]  (see go doc ./cmd/heraldload)")
+	if len(args) == 0 || (args[0] != "idle" && args[0] != "chat" && args[0] != "create") {
+		fmt.Fprintln(stderr, "usage: heraldload idle|chat|create [flags]  (see go doc ./cmd/heraldload)")
 		return 2
 	}
 	mode := args[0]
@@ -71,6 +74,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if mode == "chat" {
 		count = 2 * o.pairs
 	}
+	if mode == "create" {
+		o.create = true
+	}
 	if o.create {
 		if err := createUsers(o, count); err != nil {
 			fmt.Fprintln(stderr, "heraldload:", err)
@@ -78,6 +84,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	var err error
+	if mode == "create" {
+		return 0
+	}
 	if mode == "idle" {
 		err = idle(o, stdout)
 	} else {

@@ -12,8 +12,8 @@ import (
 // (RFC 6120 4.9.3.14).
 type Limits struct {
 	// MaxStanza is the largest first-level element, in raw bytes from its
-	// '<' to its last '>'. The decoder never buffers more than this much of
-	// one element.
+	// '<' to its last '>'. The read buffer never grows past it (or past
+	// 4 KiB, if that is larger), whatever the peer sends.
 	MaxStanza int
 	// MaxDepth is the deepest nesting accepted. A first-level element (a
 	// stanza) is at depth 1, its children at depth 2.
@@ -81,9 +81,10 @@ type Event struct {
 	// Element is a complete first-level child of the stream root: a stanza,
 	// or stream:features, stream:error, starttls, auth and the like. A
 	// child without a namespace declaration has the stream's default
-	// namespace (jabber:client on a client stream). Its strings share one
-	// backing allocation: keeping any of them keeps the stanza's text
-	// alive (use strings.Clone for long-lived keys).
+	// namespace (jabber:client on a client stream). The tree's elements,
+	// and its strings, share a few backing allocations: keeping any part
+	// keeps the whole element alive (use strings.Clone or Copy for
+	// long-lived pieces of a large element).
 	Element *stanza.Element
 	// Size is the unit's raw size in bytes.
 	Size int
@@ -161,6 +162,7 @@ func (d *Decoder) Next() (Event, error) {
 	if se, ok := err.(*StreamError); ok {
 		d.err = se
 		d.dropBuf()
+		d.p.shrink()
 	}
 	return ev, err
 }
@@ -169,10 +171,10 @@ func (d *Decoder) Next() (Event, error) {
 // (RFC 6120 6.4.6 and 4.3.3): the namespace scope and header of the old
 // stream are forgotten and the next event is StreamOpen. Bytes already
 // buffered belong to the new stream and are kept; the peer may have sent
-// the new header right behind the element that ended the old one.
+// the new header right behind the element that ended the old one. A stream
+// error stays final (RFC 6120 4.9.1.1): Restart does not clear it.
 func (d *Decoder) Restart() {
 	d.state = stHeader
-	d.err = nil
 	d.emptyRoot = false
 	d.hdr = Header{}
 	d.p.hdrNS = d.p.hdrNS[:0]
@@ -221,6 +223,7 @@ func (d *Decoder) header() (Event, error) {
 	d.state = stOpen
 	d.emptyRoot = d.p.tempty
 	d.p.shrink()
+	d.releaseBuf()
 	return Event{Kind: StreamOpen, Header: d.hdr, Size: n}, nil
 }
 
@@ -255,6 +258,9 @@ func (d *Decoder) element() (Event, error) {
 	}
 	el := d.p.build()
 	d.p.shrink()
+	// Hold no buffer while the caller handles the element, if nothing
+	// else arrived with it.
+	d.releaseBuf()
 	return Event{Kind: Element, Element: el, Size: n}, nil
 }
 

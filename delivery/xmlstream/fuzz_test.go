@@ -16,7 +16,8 @@ import (
 //   - never panics;
 //   - never returns an element or header beyond its limits;
 //   - gives the same events and the same final error whether the bytes
-//     come all at once or one per Read (so the finder and the parser agree);
+//     come all at once, one per Read or in halves (so the finder and the
+//     parser agree);
 //   - round-trips what it accepts: AppendXML then decoding again gives the
 //     same tree.
 //
@@ -31,6 +32,10 @@ func FuzzDecoder(f *testing.F) {
 		split := fuzzRun(t, iotest.OneByteReader(bytes.NewReader(data)), lim, false)
 		if whole != split {
 			t.Fatalf("read sizes change the result:\nwhole:\n%s\none byte:\n%s", whole, split)
+		}
+		half := fuzzRun(t, iotest.HalfReader(bytes.NewReader(data)), lim, false)
+		if whole != half {
+			t.Fatalf("read sizes change the result:\nwhole:\n%s\nhalf:\n%s", whole, half)
 		}
 	})
 }

@@ -13,8 +13,6 @@ import (
 // Attr{Name: Name{Space: NSXMLNS, Local: "p"}, Value: "uri"}.
 const NSXMLNS = "http://www.w3.org/2000/xmlns/"
 
-const nsXMLNS = NSXMLNS
-
 // StreamCloseTag closes a stream (RFC 6120 4.4).
 const StreamCloseTag = "</stream:stream>"
 

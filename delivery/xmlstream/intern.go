@@ -101,12 +101,16 @@ func init() {
 		if s == "" || seen[s] {
 			continue
 		}
+		if len(s) > maxInternLen {
+			panic("xmlstream: intern entry too long: " + s)
+		}
 		seen[s] = true
 		internStr = append(internStr, s)
 		internNode = append(internNode, stanza.CharData(s))
 		if len(s) > maxIntern {
 			maxIntern = len(s)
 		}
+		internFirst[len(s)][s[0]>>6] |= 1 << (s[0] & 63)
 		h := ihash(s) & internMask
 		for internTab[h] != 0 {
 			h = (h + 1) & internMask
@@ -117,13 +121,20 @@ func init() {
 	refNSStream = internRef(mustIntern(stanza.NSStream))
 }
 
-const internMask = 1<<10 - 1
+const (
+	internBits   = 10
+	internMask   = 1<<internBits - 1
+	maxInternLen = 64
+)
 
 var (
 	internStr  []string
 	internNode []stanza.Node
 	internTab  [internMask + 1]uint16 // 1 + index into internStr; 0 is empty
 	maxIntern  int
+	// internFirst[n] is the set of first bytes of the entries of length n:
+	// a one-load filter that turns away ids, JIDs and text before hashing.
+	internFirst [maxInternLen + 1][4]uint64
 
 	refNSXML, refNSStream sref
 )
@@ -136,24 +147,17 @@ func mustIntern(s string) int {
 	return k
 }
 
-// ihash hashes a short string from its length and four sampled bytes.
+// ihash hashes a short string from its length and three sampled bytes,
+// with one multiplication; the top bits index the table.
 func ihash[T string | []byte](b T) uint32 {
 	n := len(b)
-	h := uint32(n) * 0x9E3779B1
-	h ^= uint32(b[0]) * 0x85EBCA77
-	h ^= uint32(b[n-1]) * 0xC2B2AE3D
-	h ^= uint32(b[n>>1]) * 0x27D4EB2F
-	h ^= uint32(b[(n-1)>>2]) * 0x165667B1
-	h ^= uint32(b[(3*n)>>2]) * 0xFD7046C5
-	h ^= h >> 15
-	h *= 0x2C1B3C6D
-	h ^= h >> 12
-	return h
+	h := uint32(n) ^ uint32(b[0])<<8 ^ uint32(b[n-1])<<16 ^ uint32(b[n>>1])<<24
+	return (h * 0x9E3779B1) >> (32 - internBits)
 }
 
 // lookup returns the intern index of b, or -1.
 func lookup(b []byte) int {
-	if len(b) == 0 || len(b) > maxIntern {
+	if len(b) == 0 || len(b) > maxIntern || internFirst[len(b)][b[0]>>6]&(1<<(b[0]&63)) == 0 {
 		return -1
 	}
 	h := ihash(b) & internMask

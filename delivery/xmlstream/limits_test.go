@@ -189,3 +189,19 @@ func TestIdleHoldsNoBuffer(t *testing.T) {
 		t.Error("buffer kept after the stream closed")
 	}
 }
+
+// TestNoBufferBetweenEvents: once an event is returned and nothing else is
+// buffered, the decoder holds no buffer while the caller works.
+func TestNoBufferBetweenEvents(t *testing.T) {
+	r := &chunkReader{chunks: []string{decl + hdrC, richMessage, smallMessage + smallMessage, smallMessage}}
+	d := NewDecoder(r, Limits{})
+	for i, pipelined := range []bool{false, false, true, false, false} {
+		ev, err := d.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if held := d.buf != nil; held != pipelined {
+			t.Errorf("event %d (%v): buffer held = %v, want %v", i, ev.Kind, held, pipelined)
+		}
+	}
+}
