@@ -89,6 +89,9 @@ func parseFlags(args []string, stderr io.Writer) (config.Config, error) {
 	fs.StringVar(&over.DataDir, "data", "", "data `dir` (default ./herald-data)")
 	fs.Var(&list{v: &over.C2S.Listen}, "c2s", "STARTTLS client listen `addr` (repeatable; default [::]:5222)")
 	fs.Var(&list{v: &over.C2S.ListenTLS}, "c2s-tls", "direct TLS client listen `addr` (repeatable; default [::]:5223)")
+	fs.Var(&list{v: &over.S2S.Listen}, "s2s", "server-to-server STARTTLS listen `addr` (repeatable; default [::]:5269)")
+	fs.Var(&list{v: &over.S2S.ListenTLS}, "s2s-tls", "server-to-server direct TLS listen `addr` (repeatable; default [::]:5270)")
+	fs.Var(&list{v: &over.S2S.Resolvers}, "resolver", "DNS server `addr` for SRV lookups (repeatable; default /etc/resolv.conf)")
 	fs.StringVar(&over.Admin.Socket, "admin-socket", "", "admin API unix socket `path` (default <data>/admin.sock)")
 	fs.StringVar(&over.LogLevel, "log-level", "", "debug, info, warn or error (default info)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
@@ -120,6 +123,15 @@ func parseFlags(args []string, stderr io.Writer) (config.Config, error) {
 	}
 	if over.C2S.ListenTLS != nil {
 		cfg.C2S.ListenTLS = over.C2S.ListenTLS
+	}
+	if over.S2S.Listen != nil {
+		cfg.S2S.Listen = over.S2S.Listen
+	}
+	if over.S2S.ListenTLS != nil {
+		cfg.S2S.ListenTLS = over.S2S.ListenTLS
+	}
+	if over.S2S.Resolvers != nil {
+		cfg.S2S.Resolvers = over.S2S.Resolvers
 	}
 	if over.Admin.Socket != "" {
 		cfg.Admin.Socket = over.Admin.Socket

@@ -9,7 +9,7 @@ PAIRS=${2:-50}
 DUR=${DUR:-10s}
 HPID=""
 work=$(mktemp -d /tmp/herald-compare.XXXXXX)
-#trap 'kill $(cat "$work"/pdata/prosody.pid 2>/dev/null) $HPID 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $(cat "$work"/pdata/prosody.pid 2>/dev/null) $HPID 2>/dev/null || true; rm -rf "$work"' EXIT
 go build -o "$work/heraldd" ./cmd/heraldd
 go build -o "$work/heraldload" ./cmd/heraldload
 

@@ -48,10 +48,23 @@ type C2S struct {
 	WriteTimeout     Duration `toml:"write_timeout"`
 }
 
-// S2S is reserved for federation.
+// S2S configures federation with other XMPP domains.
 type S2S struct {
-	// Listen is reserved: no s2s listener is opened yet.
+	// Listen are STARTTLS listeners. Default: ["[::]:5269"].
 	Listen []string `toml:"listen"`
+	// ListenTLS are direct TLS listeners (XEP-0368). Default: ["[::]:5270"].
+	ListenTLS []string `toml:"listen_tls"`
+	// Resolvers are DNS servers (host:port) for SRV lookups. Default: the
+	// ones in /etc/resolv.conf.
+	Resolvers []string `toml:"resolvers"`
+	// CAFile adds trust anchors (PEM) for peer certificates; the system
+	// roots are used otherwise.
+	CAFile string `toml:"ca_file"`
+	// RequireCert refuses Server Dialback: peers must present a
+	// certificate that verifies.
+	RequireCert bool `toml:"require_cert"`
+	// Disable turns federation off entirely.
+	Disable bool `toml:"disable"`
 }
 
 // TLS names the certificate. Both empty: a self-signed certificate for
@@ -122,7 +135,7 @@ func Load(path string) (Config, error) {
 		return c, fmt.Errorf("config: %s: unknown key %s", path, strings.Join(keys, ", "))
 	}
 	base := filepath.Dir(path)
-	for _, p := range []*string{&c.DataDir, &c.TLS.Cert, &c.TLS.Key, &c.Admin.Socket} {
+	for _, p := range []*string{&c.DataDir, &c.TLS.Cert, &c.TLS.Key, &c.Admin.Socket, &c.S2S.CAFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
@@ -149,6 +162,9 @@ func (c *Config) Defaults() {
 	}
 	if c.S2S.Listen == nil {
 		c.S2S.Listen = []string{"[::]:5269"}
+	}
+	if c.S2S.ListenTLS == nil {
+		c.S2S.ListenTLS = []string{"[::]:5270"}
 	}
 	if c.C2S.ResourceConflict == "" {
 		c.C2S.ResourceConflict = "rename"
