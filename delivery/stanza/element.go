@@ -192,7 +192,7 @@ func (e *Element) AppendXML(dst []byte, parentSpace string) []byte {
 	dst = append(dst, e.Name.Local...)
 	if e.Name.Space != parentSpace {
 		dst = append(dst, ` xmlns="`...)
-		dst = appendEscaped(dst, e.Name.Space, true)
+		dst = AppendEscaped(dst, e.Name.Space, true)
 		dst = append(dst, '"')
 	}
 	np := 0
@@ -209,14 +209,14 @@ func (e *Element) AppendXML(dst []byte, parentSpace string) []byte {
 			dst = append(dst, "xmlns:"...)
 			dst = append(dst, p...)
 			dst = append(dst, `="`...)
-			dst = appendEscaped(dst, a.Name.Space, true)
+			dst = AppendEscaped(dst, a.Name.Space, true)
 			dst = append(dst, `" `...)
 			dst = append(dst, p...)
 			dst = append(dst, ':')
 		}
 		dst = append(dst, a.Name.Local...)
 		dst = append(dst, `="`...)
-		dst = appendEscaped(dst, a.Value, true)
+		dst = AppendEscaped(dst, a.Value, true)
 		dst = append(dst, '"')
 	}
 	if len(e.Children) == 0 {
@@ -228,7 +228,7 @@ func (e *Element) AppendXML(dst []byte, parentSpace string) []byte {
 		case *Element:
 			dst = c.AppendXML(dst, e.Name.Space)
 		case CharData:
-			dst = appendEscaped(dst, string(c), false)
+			dst = AppendEscaped(dst, string(c), false)
 		}
 	}
 	dst = append(dst, "</"...)
@@ -236,10 +236,11 @@ func (e *Element) AppendXML(dst []byte, parentSpace string) []byte {
 	return append(dst, '>')
 }
 
-// appendEscaped escapes the five XML special characters in text or an
-// attribute value, and any character XML 1.0 cannot carry is replaced with
-// U+FFFD so that the output is always well-formed.
-func appendEscaped(dst []byte, s string, attr bool) []byte {
+// AppendEscaped appends s escaped as character data or, with attr, as an
+// attribute value in either kind of quotes. A character XML 1.0 cannot
+// carry becomes U+FFFD, so the output is always well-formed (RFC 6120
+// 11.3).
+func AppendEscaped(dst []byte, s string, attr bool) []byte {
 	last := 0
 	for i := 0; i < len(s); {
 		c := s[i]

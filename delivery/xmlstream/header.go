@@ -3,7 +3,6 @@ package xmlstream
 import (
 	"bytes"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/heraldxmpp/herald/delivery/stanza"
 )
@@ -83,51 +82,9 @@ func appendAttr(dst []byte, name, value string) []byte {
 	return append(dst, '\'')
 }
 
-// appendEscaped escapes s as character data or as an attribute value in
-// either kind of quotes. A character XML 1.0 cannot carry becomes U+FFFD,
-// so the output is always well-formed (RFC 6120 11.3, rule 1).
-func appendEscaped(dst []byte, s string, attr bool) []byte {
-	last := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		var esc string
-		w := 1
-		switch {
-		case c == '<':
-			esc = "&lt;"
-		case c == '>':
-			esc = "&gt;"
-		case c == '&':
-			esc = "&amp;"
-		case c == '\'' && attr:
-			esc = "&apos;"
-		case c == '"' && attr:
-			esc = "&quot;"
-		case c == '\t' && attr:
-			esc = "&#9;"
-		case c == '\n' && attr:
-			esc = "&#10;"
-		case c == '\r':
-			esc = "&#13;"
-		case c == '\t' || c == '\n':
-		case c < 0x20:
-			esc = "\uFFFD"
-		case c >= utf8.RuneSelf:
-			r, n := utf8.DecodeRuneInString(s[i:])
-			w = n
-			if r == utf8.RuneError && n == 1 || r == 0xFFFE || r == 0xFFFF {
-				esc = "\uFFFD"
-			}
-		}
-		if esc != "" {
-			dst = append(dst, s[last:i]...)
-			dst = append(dst, esc...)
-			last = i + w
-		}
-		i += w
-	}
-	return append(dst, s[last:]...)
-}
+// appendEscaped is the one XML escaper, shared with the element
+// serializer.
+func appendEscaped(dst []byte, s string, attr bool) []byte { return stanza.AppendEscaped(dst, s, attr) }
 
 // parseHeader parses the prolog and the root start tag at b[0].
 func (d *Decoder) parseHeader(b []byte) (int, error) {
