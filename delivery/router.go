@@ -34,6 +34,12 @@ type PresenceHandler interface {
 	Probe(from, to jid.JID)
 }
 
+// Remote carries stanzas to other domains (the s2s layer). Send must not
+// block; failures come back as error stanzas routed to the sender.
+type Remote interface {
+	Send(st *stanza.Element, from, to jid.JID)
+}
+
 // Router applies the delivery rules of RFC 6120 10 and RFC 6121 8 to
 // stanzas whose 'from' has already been stamped and validated by the
 // stream that received them. It never blocks on a recipient.
@@ -47,7 +53,10 @@ type Router struct {
 	Offline  Offline
 	Server   IQHandler
 	Presence PresenceHandler
-	Log      *slog.Logger
+	// Remote is nil when federation is off: stanzas for other domains are
+	// then answered with remote-server-not-found.
+	Remote Remote
+	Log    *slog.Logger
 }
 
 // IsLocal reports whether domain is served here.
@@ -62,9 +71,18 @@ func (r *Router) Route(st *stanza.Element, from, to jid.JID) {
 		to = from.Bare()
 	}
 	if !r.IsLocal(to.Domain()) {
-		// RFC 6120 10.4: remote domains go over s2s, which this node does
-		// not offer yet: the sender learns it at once rather than waiting.
-		r.bounce(st, from, stanza.NewError(stanza.RemoteServerNotFound, "federation is not enabled on this server"))
+		if !r.IsLocal(from.Domain()) {
+			// A stanza from one remote domain to another: never relayed
+			// (RFC 6120 13.13 / 10.4 apply to local senders only).
+			r.logger().Debug("dropping a stanza between two remote domains", "from", from.String(), "to", to.String())
+			return
+		}
+		if r.Remote == nil {
+			// RFC 6120 10.4: without federation the sender learns at once.
+			r.bounce(st, from, stanza.NewError(stanza.RemoteServerNotFound, "federation is not enabled on this server"))
+			return
+		}
+		r.Remote.Send(st, from, to)
 		return
 	}
 	switch {
@@ -287,10 +305,20 @@ func (r *Router) presenceToBare(st *stanza.Element, from, bare jid.JID) {
 	}
 }
 
-// DeliverLocal sends st to every resource of the local bare or full JID
-// to without any routing decision. It is how the server talks to its own
-// users (replies, roster pushes).
+// deliverTo sends a stanza the server generated (a reply, an error) to
+// to: every resource of a local bare JID, one local resource, or over s2s
+// to a remote entity.
 func (r *Router) deliverTo(to jid.JID, st *stanza.Element) {
+	if !r.IsLocal(to.Domain()) {
+		if r.Remote != nil {
+			from, _ := jid.Parse(st.Get("from"))
+			if from.IsZero() {
+				return
+			}
+			r.Remote.Send(st, from, to)
+		}
+		return
+	}
 	if to.IsBare() {
 		var buf [8]Resource
 		for _, res := range r.Registry.Resources(buf[:0], to) {
@@ -310,9 +338,11 @@ func (r *Router) bounce(st *stanza.Element, from jid.JID, err *stanza.Error) {
 	if reply == nil || from.IsZero() {
 		return
 	}
-	if r.IsLocal(from.Domain()) {
-		r.deliverTo(from, reply)
+	if !reply.Has("from") {
+		// An error about a stanza with no 'to' comes from the account.
+		reply.Set("from", from.Bare().String())
 	}
+	r.deliverTo(from, reply)
 }
 
 // Bounce is bounce for other packages: a session answering a stanza it

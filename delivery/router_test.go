@@ -293,3 +293,32 @@ func TestRegistryConflictPolicies(t *testing.T) {
 		t.Fatalf("count = %d", reg.Count())
 	}
 }
+
+type remote struct{ sent []string }
+
+func (r *remote) Send(st *stanza.Element, from, to jid.JID) {
+	r.sent = append(r.sent, from.String()+">"+to.String()+" "+st.Get("type"))
+}
+
+// With federation on, remote stanzas go to the s2s layer; errors for a
+// remote sender go back over it; nothing is relayed between two remote
+// domains.
+func TestRemoteRouting(t *testing.T) {
+	f := newFixture(t)
+	rem := &remote{}
+	f.r.Remote = rem
+	f.connect(t, "alice@example.org/a", p(0))
+	f.route(msg("alice@example.org/a", "carol@elsewhere.example", "chat", "x"))
+	// A remote sender writes to a user that does not exist: the error
+	// goes back over s2s, from the address it was sent to.
+	f.route(msg("carol@elsewhere.example/c", "nobody@example.org", "chat", "x"))
+	// Remote to remote: dropped.
+	f.route(msg("carol@elsewhere.example/c", "dave@third.example", "chat", "x"))
+	want := []string{
+		"alice@example.org/a>carol@elsewhere.example chat",
+		"nobody@example.org>carol@elsewhere.example/c error",
+	}
+	if len(rem.sent) != len(want) || rem.sent[0] != want[0] || rem.sent[1] != want[1] {
+		t.Fatalf("sent over s2s: %q, want %q", rem.sent, want)
+	}
+}
