@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +24,7 @@ import (
 	"github.com/heraldxmpp/herald/delivery/xmlstream"
 	"github.com/heraldxmpp/herald/ops"
 	"github.com/heraldxmpp/herald/roster"
+	"github.com/heraldxmpp/herald/s2s"
 )
 
 // daemon is one running heraldd: the pieces start builds, in the order
@@ -34,6 +37,8 @@ type daemon struct {
 	router *delivery.Router
 	roster *roster.Service
 	c2s    *c2s.Server
+	s2s    *s2s.Server
+	tls    *tls.Config
 	admin  *http.Server
 	// addrs are the bound listener addresses by role, for the log, the
 	// status call and tests that listen on port 0.
@@ -67,6 +72,9 @@ func start(cfg config.Config, log *slog.Logger) (d *daemon, err error) {
 	if err := d.createC2S(domains); err != nil {
 		return nil, err
 	}
+	if err := d.createS2S(); err != nil {
+		return nil, err
+	}
 	if err := d.startAdmin(); err != nil {
 		return nil, err
 	}
@@ -75,10 +83,9 @@ func start(cfg config.Config, log *slog.Logger) (d *daemon, err error) {
 		"data", absPath(cfg.DataDir),
 		"c2s_starttls", strings.Join(d.addrs["c2s"], ","),
 		"c2s_directtls", strings.Join(d.addrs["c2s_tls"], ","),
+		"s2s_starttls", strings.Join(d.addrs["s2s"], ","),
+		"s2s_directtls", strings.Join(d.addrs["s2s_tls"], ","),
 		"admin", absPath(cfg.Admin.Socket))
-	if len(cfg.S2S.Listen) > 0 {
-		log.Info("federation (s2s) is not available in this version; no s2s port is opened", "reserved", strings.Join(cfg.S2S.Listen, ","))
-	}
 	return d, nil
 }
 
@@ -113,6 +120,7 @@ func (d *daemon) createC2S(domains map[string]bool) error {
 	if generated {
 		d.log.Info("using a self-signed certificate; clients will ask to trust it", "file", absPath(path), "sha256", fingerprint(cert))
 	}
+	d.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	reg := delivery.NewRegistry()
 	svc := delivery.NewService("Herald", version, d.store)
 	d.router = &delivery.Router{
@@ -136,7 +144,7 @@ func (d *daemon) createC2S(domains map[string]bool) error {
 	}[d.cfg.C2S.ResourceConflict]
 	srv, err := c2s.New(c2s.Config{
 		Domains:        d.cfg.Domains,
-		TLS:            &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		TLS:            d.tls,
 		AllowPlaintext: d.cfg.C2S.AllowPlaintext,
 		Limits:         xmlstream.Limits{MaxStanza: d.cfg.Limits.MaxStanza, MaxDepth: d.cfg.Limits.MaxDepth},
 		PreAuthTimeout: d.cfg.C2S.PreAuthTimeout.Duration,
@@ -159,25 +167,89 @@ func (d *daemon) createC2S(domains map[string]bool) error {
 		return err
 	}
 	d.c2s = srv
-	for _, spec := range []struct {
-		role   string
-		addrs  []string
-		direct bool
-	}{{"c2s", d.cfg.C2S.Listen, false}, {"c2s_tls", d.cfg.C2S.ListenTLS, true}} {
-		for _, a := range spec.addrs {
-			ln, err := net.Listen("tcp", a)
-			if err != nil {
-				return fmt.Errorf("listening for clients on %s: %w", a, err)
-			}
-			d.addrs[spec.role] = append(d.addrs[spec.role], ln.Addr().String())
-			go func() {
-				if err := srv.Serve(ln, spec.direct); err != nil && !errors.Is(err, net.ErrClosed) {
-					d.log.Error("client listener stopped", "addr", ln.Addr().String(), "err", err)
-				}
-			}()
+	if err := d.listen("c2s", d.cfg.C2S.Listen, false, srv.Serve); err != nil {
+		return err
+	}
+	return d.listen("c2s_tls", d.cfg.C2S.ListenTLS, true, srv.Serve)
+}
+
+// listen opens each address for role and serves it in the background.
+func (d *daemon) listen(role string, addrs []string, direct bool, serve func(net.Listener, bool) error) error {
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			return fmt.Errorf("listening (%s) on %s: %w", role, a, err)
 		}
+		d.addrs[role] = append(d.addrs[role], ln.Addr().String())
+		go func() {
+			if err := serve(ln, direct); err != nil && !errors.Is(err, net.ErrClosed) {
+				d.log.Error("listener stopped", "role", role, "addr", ln.Addr().String(), "err", err)
+			}
+		}()
 	}
 	return nil
+}
+
+// createS2S starts federation unless it is disabled.
+func (d *daemon) createS2S() error {
+	if d.cfg.S2S.Disable {
+		return nil
+	}
+	var roots *x509.CertPool
+	if d.cfg.S2S.CAFile != "" {
+		pem, err := os.ReadFile(d.cfg.S2S.CAFile)
+		if err != nil {
+			return fmt.Errorf("reading s2s.ca_file: %w", err)
+		}
+		if roots, err = x509.SystemCertPool(); err != nil {
+			roots = x509.NewCertPool()
+		}
+		if !roots.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("s2s.ca_file %s holds no PEM certificate", d.cfg.S2S.CAFile)
+		}
+	}
+	secret, err := dialbackSecret(d.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	srv, err := s2s.New(s2s.Config{
+		Domains:        d.cfg.Domains,
+		TLS:            d.tls,
+		RootCAs:        roots,
+		Resolver:       &s2s.Resolver{Servers: d.cfg.S2S.Resolvers},
+		DialbackSecret: secret,
+		RequireCert:    d.cfg.S2S.RequireCert,
+		Router:         d.router,
+		Limits:         xmlstream.Limits{MaxStanza: d.cfg.Limits.MaxStanza, MaxDepth: d.cfg.Limits.MaxDepth},
+		Log:            d.log.With("component", "s2s"),
+	})
+	if err != nil {
+		return err
+	}
+	d.s2s = srv
+	d.router.Remote = srv
+	if err := d.listen("s2s", d.cfg.S2S.Listen, false, srv.Serve); err != nil {
+		return err
+	}
+	return d.listen("s2s_tls", d.cfg.S2S.ListenTLS, true, srv.Serve)
+}
+
+// dialbackSecret returns the XEP-0185 key secret kept in the data
+// directory, made at first start, so that dialback keys stay valid across
+// restarts.
+func dialbackSecret(dir string) ([]byte, error) {
+	path := filepath.Join(dir, "dialback.secret")
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("writing the dialback secret: %w", err)
+	}
+	return b, nil
 }
 
 // startAdmin serves the admin API on a unix socket only its owner can
@@ -213,6 +285,11 @@ func (d *daemon) close(ctx context.Context) error {
 	}
 	if d.c2s != nil {
 		if err := d.c2s.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if d.s2s != nil {
+		if err := d.s2s.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}

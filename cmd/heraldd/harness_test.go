@@ -51,7 +51,8 @@ func testConfig(dir string) config.Config {
 	cfg := config.Config{DataDir: dir}
 	cfg.C2S.Listen = []string{"127.0.0.1:0"}
 	cfg.C2S.ListenTLS = []string{"127.0.0.1:0"}
-	cfg.S2S.Listen = []string{}
+	cfg.S2S.Listen = []string{"127.0.0.1:0"}
+	cfg.S2S.ListenTLS = []string{}
 	cfg.Defaults()
 	return cfg
 }
@@ -114,7 +115,8 @@ var runningLine = regexp.MustCompile(`c2s_starttls=(\S+) c2s_directtls=(\S+)`)
 // says where it listens.
 func startChild(t *testing.T, dir string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-data", dir, "-c2s", "127.0.0.1:0", "-c2s-tls", "127.0.0.1:0", "-log-level", "info")
+	cmd := exec.Command(os.Args[0], "-data", dir, "-c2s", "127.0.0.1:0", "-c2s-tls", "127.0.0.1:0",
+		"-s2s", "127.0.0.1:0", "-s2s-tls", "", "-log-level", "info")
 	cmd.Env = append(os.Environ(), "HERALDD_TEST_CHILD=1")
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
