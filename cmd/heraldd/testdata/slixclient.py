@@ -4,7 +4,9 @@
 Usage: slixclient.py SCENARIO.json
 
 The scenario is {"host", "port", "tls_port", "cafile", "clients": {name:
-{jid, password, mech, tls12, direct_tls}}, "steps": [...]}. Each step is
+{jid, password, mech, tls12, direct_tls}}, "steps": [...]}. A client may
+carry its own "host", "port", "tls_port" and "cafile", which override the
+scenario's (clients of different servers, as in the federation tests). Each step is
 {"client": name, "op": ...}; ops are connect, presence, send, expect,
 expect_error, expect_none, ping, disconnect. Every step waits for the server's answer (session start,
 a ping round trip, an incoming stanza) rather than sleeping, so ordering,
@@ -94,12 +96,13 @@ async def run(sc):
         try:
             if op == "connect":
                 spec = sc["clients"][name]
-                c = Client(name, spec, sc["cafile"])
+                srv = lambda k: spec.get(k, sc.get(k))
+                c = Client(name, spec, srv("cafile"))
                 clients[name] = c
                 if spec.get("direct_tls"):
-                    c.connect((sc["host"], sc["tls_port"]), use_ssl=True)
+                    c.connect((srv("host"), srv("tls_port")), use_ssl=True)
                 else:
-                    c.connect((sc["host"], sc["port"]))
+                    c.connect((srv("host"), srv("port")))
                 await asyncio.wait_for(c.started.wait(), TIMEOUT)
                 if c.failed:
                     raise RuntimeError(c.failed)
