@@ -431,7 +431,9 @@ func (p *prosody) addUser(t *testing.T, local, password string) {
 
 // heraldOpts configures a heraldd for h.test.
 type heraldOpts struct {
-	Leaf        leaf   // h.test's certificate, for c2s and s2s
+	Domain      string // default h.test
+	Addr        string // loopback address, default heraldAddr (127.0.0.23)
+	Leaf        leaf   // the domain's certificate, for c2s and s2s
 	CAFile      string // [s2s] ca_file: trust anchors for peer certificates
 	RequireCert bool   // [s2s] require_cert: refuse Server Dialback
 }
@@ -440,6 +442,7 @@ type heraldOpts struct {
 // test can kill it and start it again on the same data.
 type herald struct {
 	server
+	addr    string
 	cfgFile string
 	proc    *proc
 	out     *logBuf // every run's output, in order
@@ -450,9 +453,15 @@ type herald struct {
 // o.Leaf, which the caller passes to slixmpp.
 func startHeraldFed(t *testing.T, dir string, o heraldOpts) *herald {
 	t.Helper()
+	if o.Domain == "" {
+		o.Domain = "h.test"
+	}
+	if o.Addr == "" {
+		o.Addr = heraldAddr
+	}
 	q := strconv.Quote
-	conf := fmt.Sprintf(`# heraldd for h.test, written by Herald's interop tests.
-domains = ["h.test"]
+	conf := fmt.Sprintf(`# heraldd for %s, written by Herald's interop tests.
+domains = [%q]
 data_dir = %s
 log_level = "debug"
 
@@ -470,12 +479,12 @@ require_cert = %t
 [tls]
 cert = %s
 key = %s
-`, q(filepath.Join(dir, "data")), heraldAddr, heraldAddr, dnsAddr, q(o.CAFile), o.RequireCert, q(o.Leaf.Cert), q(o.Leaf.Key))
+`, o.Domain, o.Domain, q(filepath.Join(dir, "data")), o.Addr, o.Addr, dnsAddr, q(o.CAFile), o.RequireCert, q(o.Leaf.Cert), q(o.Leaf.Key))
 	cf := filepath.Join(dir, "herald.toml")
 	if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h := &herald{cfgFile: cf, out: &logBuf{}}
+	h := &herald{addr: o.Addr, cfgFile: cf, out: &logBuf{}}
 	dumpOnFailure(t, "heraldd", 250, h.out.String)
 	t.Cleanup(func() {
 		// For HERALD_INTEROP_KEEP, beside the data and Prosody's logs.
@@ -515,8 +524,8 @@ func (h *herald) start(t *testing.T) {
 		}
 		return m != nil
 	})
-	waitFor(t, h.proc, 10*time.Second, "heraldd s2s listening on "+heraldAddr+":5269", func() bool {
-		return listening(heraldAddr + ":5269")
+	waitFor(t, h.proc, 10*time.Second, "heraldd s2s listening on "+h.addr+":5269", func() bool {
+		return listening(h.addr + ":5269")
 	})
 	h.server = server{c2s: addr, admin: filepath.Join(filepath.Dir(h.cfgFile), "data", "admin.sock")}
 }
