@@ -14,6 +14,9 @@ var (
 	ErrExists     = errors.New("ops: already exists")
 	ErrBadRequest = errors.New("ops: bad request")
 	ErrNoQuorum   = errors.New("ops: the cluster cannot accept writes")
+	// ErrUnavailable is a temporary failure of something the server
+	// depends on (DNS, a peer); trying again later may work.
+	ErrUnavailable = errors.New("ops: temporarily unavailable")
 )
 
 // Backend is what the admin API operates on. cmd/heraldd implements it
@@ -44,6 +47,33 @@ type Backend interface {
 	// contact they return ErrNotFound and change nothing.
 	ApproveRequest(ctx context.Context, user, contact string) error
 	DenyRequest(ctx context.Context, user, contact string) error
+
+	// Links lists the federation links (s2s), both directions.
+	Links(ctx context.Context) ([]Link, error)
+	// Resolve shows where this server would connect for domain: the
+	// merged, ordered SRV targets (RFC 6120 3.2, XEP-0368).
+	Resolve(ctx context.Context, domain string) ([]Target, error)
+}
+
+// Link is one server-to-server link.
+type Link struct {
+	Local     string    `json:"local"`
+	Remote    string    `json:"remote"`
+	Direction string    `json:"direction"` // in or out
+	State     string    `json:"state"`
+	Auth      string    `json:"auth"` // cert or dialback, once authenticated
+	In        uint64    `json:"stanzas_in"`
+	Out       uint64    `json:"stanzas_out"`
+	Queued    int       `json:"queued"`
+	Failures  int       `json:"failures"`
+	Since     time.Time `json:"since"`
+}
+
+// Target is one place to connect to for a domain's XMPP server.
+type Target struct {
+	Host      string `json:"host"`
+	Port      uint16 `json:"port"`
+	DirectTLS bool   `json:"direct_tls"`
 }
 
 // Status describes the running server.

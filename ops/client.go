@@ -115,6 +115,20 @@ func userPath(user string, rest ...string) string {
 	return p
 }
 
+// Links lists the federation links.
+func (c *Client) Links(ctx context.Context) ([]Link, error) {
+	var out struct{ Links []Link }
+	err := c.do(ctx, "GET", "/v1/s2s/links", nil, &out)
+	return out.Links, err
+}
+
+// Resolve shows the server targets of a domain.
+func (c *Client) Resolve(ctx context.Context, domain string) ([]Target, error) {
+	var out struct{ Targets []Target }
+	err := c.do(ctx, "GET", "/v1/s2s/resolve/"+url.PathEscape(domain), nil, &out)
+	return out.Targets, err
+}
+
 var _ Backend = (*Client)(nil)
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
@@ -154,6 +168,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 			sentinel = ErrBadRequest
 		case http.StatusServiceUnavailable:
 			sentinel = ErrNoQuorum
+			if e.Code == "unavailable" {
+				sentinel = ErrUnavailable
+			}
 		default:
 			return errors.New(e.Error)
 		}

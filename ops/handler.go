@@ -43,6 +43,8 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /v1/users/{jid}/pending", h.pending)
 	mux.HandleFunc("POST /v1/users/{jid}/pending/{contact}/approve", h.approve)
 	mux.HandleFunc("POST /v1/users/{jid}/pending/{contact}/deny", h.deny)
+	mux.HandleFunc("GET /v1/s2s/links", h.links)
+	mux.HandleFunc("GET /v1/s2s/resolve/{domain}", h.resolve)
 	return mux
 }
 
@@ -139,6 +141,22 @@ func (h *handler) deny(w http.ResponseWriter, r *http.Request) {
 	h.reply(w, nil, h.b.DenyRequest(r.Context(), r.PathValue("jid"), r.PathValue("contact")))
 }
 
+func (h *handler) links(w http.ResponseWriter, r *http.Request) {
+	list, err := h.b.Links(r.Context())
+	if list == nil {
+		list = []Link{}
+	}
+	h.reply(w, map[string][]Link{"links": list}, err)
+}
+
+func (h *handler) resolve(w http.ResponseWriter, r *http.Request) {
+	list, err := h.b.Resolve(r.Context(), r.PathValue("domain"))
+	if list == nil {
+		list = []Target{}
+	}
+	h.reply(w, map[string][]Target{"targets": list}, err)
+}
+
 func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
@@ -164,6 +182,8 @@ func (h *handler) reply(w http.ResponseWriter, v any, err error) {
 			status, code, msg = http.StatusBadRequest, "bad_request", userText(err)
 		case errors.Is(err, ErrNoQuorum):
 			status, code, msg = http.StatusServiceUnavailable, "no_quorum", userText(err)
+		case errors.Is(err, ErrUnavailable):
+			status, code, msg = http.StatusServiceUnavailable, "unavailable", userText(err)
 		default:
 			h.log.Error("admin API call failed", "err", err)
 		}
@@ -182,7 +202,7 @@ func (h *handler) reply(w http.ResponseWriter, v any, err error) {
 // message reads as a sentence for an operator.
 func userText(err error) string {
 	msg := err.Error()
-	for _, s := range []error{ErrNotFound, ErrExists, ErrBadRequest, ErrNoQuorum} {
+	for _, s := range []error{ErrNotFound, ErrExists, ErrBadRequest, ErrNoQuorum, ErrUnavailable} {
 		msg = strings.TrimPrefix(msg, s.Error()+": ")
 	}
 	return strings.TrimPrefix(msg, "ops: ")

@@ -49,6 +49,10 @@ commands:
                                  not answered: from, received, stanza
   pending approve USER CONTACT   approve CONTACT's request on USER's behalf
   pending deny USER CONTACT      deny CONTACT's request on USER's behalf
+  s2s links                      list federation links: direction, local,
+                                 remote, state, auth, stanzas in/out, queued
+  s2s resolve DOMAIN             show where this server connects for DOMAIN
+                                 (SRV targets in order, XEP-0368 direct TLS)
 
 exit status: 0 on success, 1 when the server refused or failed, 2 on a
 usage error.
@@ -163,6 +167,8 @@ func (c *cli) dispatch(ctx context.Context, args []string) int {
 		return c.roster(ctx, args[1:])
 	case "pending":
 		return c.pending(ctx, args[1:])
+	case "s2s":
+		return c.s2s(ctx, args[1:])
 	case "help":
 		fmt.Fprint(c.stdout, usage)
 		return exitOK

@@ -332,3 +332,36 @@ func TestConfigFile(t *testing.T) {
 		t.Fatalf("bad config: exit %d stderr %q", o.code, o.stderr)
 	}
 }
+
+func (m *memBackend) Links(context.Context) ([]ops.Link, error) {
+	return []ops.Link{{Local: "localhost", Remote: "example.org", Direction: "out", State: "ready", Auth: "dialback",
+		In: 3, Out: 5, Since: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}}, nil
+}
+
+func (m *memBackend) Resolve(_ context.Context, domain string) ([]ops.Target, error) {
+	if domain == "nowhere.example" {
+		return nil, fmt.Errorf("%w: nowhere.example offers no XMPP server service", ops.ErrNotFound)
+	}
+	return []ops.Target{{Host: "xmpp." + domain, Port: 5223, DirectTLS: true}, {Host: "xmpp." + domain, Port: 5269}}, nil
+}
+
+func TestS2SCommands(t *testing.T) {
+	sock, _ := serve(t)
+	cases := []struct {
+		args []string
+		code int
+		out  string
+		err  string
+	}{
+		{[]string{"s2s", "links"}, 0, "out\tlocalhost\texample.org\tready\tdialback\tin=3\tout=5\tqueued=0\tfailures=0\tsince=2026-11-23T10:00:00Z\n", ""},
+		{[]string{"s2s", "resolve", "example.org"}, 0, "xmpp.example.org:5223\tdirect-tls\nxmpp.example.org:5269\tstarttls\n", ""},
+		{[]string{"s2s", "resolve", "nowhere.example"}, 1, "", "offers no XMPP server service"},
+		{[]string{"s2s"}, 2, "", "usage: heraldctl s2s"},
+	}
+	for _, c := range cases {
+		o := ctl("", append([]string{"--socket", sock}, c.args...)...)
+		if o.code != c.code || o.stdout != c.out && c.out != "" || !strings.Contains(o.stderr, c.err) {
+			t.Errorf("%v: exit %d stdout %q stderr %q; want %d %q %q", c.args, o.code, o.stdout, o.stderr, c.code, c.out, c.err)
+		}
+	}
+}

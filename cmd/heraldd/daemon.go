@@ -30,16 +30,17 @@ import (
 // daemon is one running heraldd: the pieces start builds, in the order
 // close tears them down.
 type daemon struct {
-	cfg    config.Config
-	log    *slog.Logger
-	node   *consensus.Node
-	store  *store
-	router *delivery.Router
-	roster *roster.Service
-	c2s    *c2s.Server
-	s2s    *s2s.Server
-	tls    *tls.Config
-	admin  *http.Server
+	cfg      config.Config
+	log      *slog.Logger
+	node     *consensus.Node
+	store    *store
+	router   *delivery.Router
+	roster   *roster.Service
+	c2s      *c2s.Server
+	s2s      *s2s.Server
+	resolver *s2s.Resolver
+	tls      *tls.Config
+	admin    *http.Server
 	// addrs are the bound listener addresses by role, for the log, the
 	// status call and tests that listen on port 0.
 	addrs map[string][]string
@@ -212,11 +213,12 @@ func (d *daemon) createS2S() error {
 	if err != nil {
 		return err
 	}
+	d.resolver = &s2s.Resolver{Servers: d.cfg.S2S.Resolvers}
 	srv, err := s2s.New(s2s.Config{
 		Domains:        d.cfg.Domains,
 		TLS:            d.tls,
 		RootCAs:        roots,
-		Resolver:       &s2s.Resolver{Servers: d.cfg.S2S.Resolvers},
+		Resolver:       d.resolver,
 		DialbackSecret: secret,
 		RequireCert:    d.cfg.S2S.RequireCert,
 		Router:         d.router,

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/heraldxmpp/herald/ops"
 )
 
 // twoHeralds is Herald for h.test and a second Herald for h2.test,
@@ -95,6 +100,26 @@ func herald2Herald(t *testing.T, oneCA bool) {
 	auth := "dialback"
 	if oneCA {
 		auth = "cert"
+	}
+	// The admin API shows the links and what DNS says (heraldctl s2s).
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	links, err := h1.client().Links(ctx)
+	found := false
+	for _, l := range links {
+		if l.Direction == "out" && l.Remote == "h2.test" && l.State == "ready" && l.Auth == auth && l.Out > 0 {
+			found = true
+		}
+	}
+	if err != nil || !found {
+		t.Errorf("h.test links = %+v (err %v), want a ready outbound link to h2.test by %s", links, err, auth)
+	}
+	targets, err := h1.client().Resolve(ctx, "h2.test")
+	if err != nil || len(targets) == 0 || targets[0].Host != "h2.test" || targets[0].Port != 5269 {
+		t.Errorf("resolve h2.test = %+v, %v", targets, err)
+	}
+	if _, err := h1.client().Resolve(ctx, "nowhere.test"); !errors.Is(err, ops.ErrNotFound) {
+		t.Errorf("resolve nowhere.test: %v, want not found", err)
 	}
 	for _, h := range []struct {
 		h             *herald
