@@ -185,7 +185,7 @@ func (s *Server) try(ctx context.Context, local, remote, addr string, directTLS,
 	}
 	stop()
 	if err != nil {
-		raw.Close()
+		c.abandon()
 		return nil, err
 	}
 	if ctx.Err() != nil {
@@ -496,6 +496,23 @@ func readFailure(err error) error {
 		return temporary("the peer hung up", err)
 	}
 	return temporary("reading", err)
+}
+
+// abandon ends a stream whose setup failed as politely as its state
+// allows: a peer whose certificate we refuse is told why with
+// <policy-violation/> (RFC 6120 4.9.3.14, 13.7.2), then our closing tag and
+// a TLS close_notify before the TCP connection goes (RFC 6120 4.4).
+func (c *outConn) abandon() {
+	c.raw.SetWriteDeadline(time.Now().Add(time.Second))
+	var b []byte
+	if c.srv.cfg.RequireCert && c.certErr != nil {
+		b = xmlstream.NewError(xmlstream.PolicyViolation, "the certificate of "+c.remote+" does not verify").AppendXML(b)
+	}
+	c.nc.Write(append(b, xmlstream.StreamCloseTag...)) // best effort
+	if c.nc != c.raw {
+		c.nc.Close()
+	}
+	c.raw.Close()
 }
 
 // hangUp ends a verification stream: our closing tag, then the
