@@ -6,13 +6,31 @@
 // Writes are commands: intents from a numbered, append-only catalogue
 // (CommandType) carrying every input, the time included. Propose commits one
 // and returns the FSM's typed Result or a domain error (ErrExists,
-// ErrNotFound, ErrOfflineFull). Reads (Account, Accounts, Offline) go to
-// Pebble directly.
+// ErrNotFound, ErrOfflineFull, ErrPendingFull, *roster.SetError). Reads
+// (Account, Accounts, Offline, Roster...) go to the local Pebble directly.
 //
-// Today a Node is a single node that bootstraps itself on an in-memory Raft
-// transport; the shape is that of a cluster member: the transport is
-// pluggable, and leader forwarding will live in Propose. DESIGN.md says why
-// the package is shaped as it is.
+// Without Config.ClusterAddr a Node is a single node that bootstraps itself
+// on an in-memory Raft transport. With it, the Node is a cluster member:
+//
+//   - One TCP port (the cluster port) carries Raft's traffic and a forwarding
+//     channel, told apart by the connection's first byte. Every connection
+//     starts with an HMAC-SHA256 challenge/response in both directions over
+//     the shared Config.Secret; a peer that fails it is closed before a byte
+//     reaches Raft (ErrAuth). The port is authenticated, not encrypted: keep
+//     it on a private network.
+//   - Propose on a follower forwards the encoded command to the leader, which
+//     runs it as its own Propose and answers with the Result or the error
+//     (identity kept for errors.Is/As); the follower returns once it has
+//     applied the entry too. Join, Remove and Stepdown go the same way. When
+//     no leader can be reached within a bounded wait (2 × (HeartbeatTimeout +
+//     ElectionTimeout)) they fail with ErrNoQuorum, never hang.
+//   - A node with Config.Bootstrap forms a new cluster; a node with
+//     Config.Join asks a member to add it as a voter. WaitApplied lets a
+//     node wait for a write made elsewhere (its Result.Index) before reading;
+//     Status reports the membership and, on the leader, each follower's
+//     progress.
+//
+// DESIGN.md says why the package is shaped as it is.
 //
 // # Invariants
 //
@@ -28,7 +46,12 @@
 //   - Pebble commits with NoSync; the bolt log is fsync'd per commit and is
 //     the durable record. Before Raft may compact its log, the FSM's Snapshot
 //     syncs Pebble, so no entry whose effect could be lost leaves the log.
-//   - Only Propose will ever ask who the leader is.
+//   - Only Node.lead (forward.go) decides where an operation runs: Propose,
+//     Join, Remove and Stepdown go through it. A request is sent again to a
+//     new leader only when it is known not to have been proposed, so one
+//     Propose never applies a command twice.
+//   - The cluster port hands a connection to Raft or to the forwarding server
+//     only after the dialer proved it knows the secret.
 //
 // # Usage
 //
@@ -40,6 +63,16 @@
 //	res, err := n.Propose(ctx, consensus.StoreOffline{User: "alice@localhost", From: from, Stanza: raw, At: now.UnixNano()})
 //	msgs, err := n.Offline("alice@localhost") // later: deliver, then
 //	_, err = n.Propose(ctx, consensus.DeleteOffline{User: "alice@localhost", UpTo: msgs[len(msgs)-1].Seq})
+//
+// A cluster (every node gets the same Secret; node IDs are stable names):
+//
+//	n1, err := consensus.Open(consensus.Config{Dir: d1, NodeID: "n1", ClusterAddr: "10.0.0.1:7422",
+//		Secret: secret, Bootstrap: true})
+//	n2, err := consensus.Open(consensus.Config{Dir: d2, NodeID: "n2", ClusterAddr: "10.0.0.2:7422",
+//		Secret: secret, Join: []string{"10.0.0.1:7422"}})
+//	res, err := n2.Propose(ctx, cmd)           // forwarded to the leader; applied on n2 when it returns
+//	err = n3.WaitApplied(ctx, res.Index)       // n3 now sees the write too
+//	if errors.Is(err, consensus.ErrNoQuorum) { ... } // no majority: the write was not made
 //
 // Backup and restore: Node.Snapshot writes a consistent copy of the state to
 // any io.Writer while the node runs; RestoreDir loads such a copy into a new

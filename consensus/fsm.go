@@ -23,9 +23,38 @@ type fsm struct {
 	// applied mirrors the applied key: the index of the last log entry whose
 	// effects are in Pebble. Entries at or below it are skipped on replay.
 	applied atomic.Uint64
+	// floor is the index of a Raft snapshot the state is known to hold: the
+	// newest in the store at Open, or the one Restore loaded. Restore cannot
+	// tell Raft's index to the skip logic above (see Restore), but for
+	// WaitApplied the state covers max(applied, floor).
+	floor atomic.Uint64
+	snaps raft.SnapshotStore // Raft's snapshot store, for Restore's floor; nil in tests
 
 	mu     sync.Mutex
-	broken error // set when Pebble refused a write; the FSM then applies nothing
+	broken error         // set when Pebble refused a write; the FSM then applies nothing
+	wait   chan struct{} // closed when appliedIndex moves; nil until someone waits
+}
+
+// appliedIndex is the index up to which the state reflects the log.
+func (f *fsm) appliedIndex() uint64 { return max(f.applied.Load(), f.floor.Load()) }
+
+// watch returns a channel closed when appliedIndex next moves.
+func (f *fsm) watch() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.wait == nil {
+		f.wait = make(chan struct{})
+	}
+	return f.wait
+}
+
+func (f *fsm) notify() {
+	f.mu.Lock()
+	if f.wait != nil {
+		close(f.wait)
+		f.wait = nil
+	}
+	f.mu.Unlock()
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
@@ -91,6 +120,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	}
 	if err == nil {
 		f.applied.Store(last)
+		f.notify()
 		return out
 	}
 	broken = fmt.Errorf("consensus: pebble write at index %d: %w", last, err)
@@ -171,9 +201,18 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	f.applied.Store(0)
+	// Raft has just written the snapshot it restores into its store (for
+	// InstallSnapshot and for a user restore alike), so it is the newest one
+	// there. The state now holds everything up to its index.
+	if f.snaps != nil {
+		if metas, err := f.snaps.List(); err == nil && len(metas) > 0 {
+			f.floor.Store(metas[0].Index)
+		}
+	}
 	f.mu.Lock()
 	f.broken = nil
 	f.mu.Unlock()
+	f.notify()
 	return nil
 }
 

@@ -23,16 +23,42 @@ type Config struct {
 	// Dir is the data directory. Open creates Dir/raft (the bolt log and the
 	// Raft snapshots) and Dir/state (Pebble).
 	Dir string
-	// NodeID is the Raft server ID; default "node1".
+	// NodeID is the Raft server ID; default "node1". With ClusterAddr it is
+	// required, unique in the cluster and stable across restarts.
 	NodeID string
 	// Transport carries Raft traffic between nodes. Nil means a single node
-	// on an in-memory transport (no network port), which Node owns and closes.
-	// A supplied transport stays the caller's to close.
+	// on an in-memory transport (no network port), which Node owns and closes,
+	// unless ClusterAddr is set. A supplied transport stays the caller's to
+	// close; with one, a follower's Propose fails with ErrNotLeader (there is
+	// no forwarding channel).
 	Transport raft.Transport
 	// Bootstrap makes the node bootstrap a one-voter cluster when it has no
-	// Raft state yet. It is implied when Transport is nil; with a supplied
-	// transport, set it on exactly one node of a new cluster.
+	// Raft state yet. It is implied when Transport and ClusterAddr are
+	// unset; otherwise set it on exactly one node of a new cluster, the one
+	// the others Join.
 	Bootstrap bool
+
+	// ClusterAddr is the cluster port's bind address (host:port; port 0
+	// picks a free one). It carries Raft and the forwarding channel between
+	// nodes, authenticated with Secret (transport.go). Empty means no
+	// cluster port. With one, NodeID and Secret are required and Transport
+	// must be nil.
+	ClusterAddr string
+	// AdvertiseAddr is the address the other nodes reach the cluster port at
+	// (host:port), which is also this node's Raft address. Default: the
+	// bound address, which then must not be a wildcard (0.0.0.0, [::]).
+	AdvertiseAddr string
+	// Secret is the shared cluster secret, the same on every node: at least
+	// MinSecretLen bytes, best 32 random ones. A peer that cannot prove it
+	// knows the secret cannot connect.
+	Secret []byte
+	// Join lists cluster ports of members of an existing cluster. Open asks
+	// them, in turn, to add this node as a voter (retrying until
+	// LeaderTimeout), also when the node already has Raft state: for a
+	// member that is a no-op, and it brings back a removed node. Join and
+	// Bootstrap are exclusive. Entries equal to AdvertiseAddr are skipped,
+	// so every node may be given the same list.
+	Join []string
 	// Logger receives Herald's and Raft's logs (Raft's at Warn and above
 	// only). Nil discards.
 	Logger *slog.Logger
@@ -43,14 +69,16 @@ type Config struct {
 	// SnapshotThreshold is Raft's: how many log entries since the last
 	// snapshot trigger a new one. Default 8192.
 	SnapshotThreshold uint64
-	// LeaderTimeout bounds how long Open waits for a leader; default 10s.
+	// LeaderTimeout bounds how long Open waits for a leader, and, with
+	// Join, for a member to admit this node; default 10s.
 	LeaderTimeout time.Duration
 	// ApplyTimeout bounds a Propose whose context has no deadline; default 30s.
 	ApplyTimeout time.Duration
 
 	// Test hooks.
-	fs   vfs.FS             // Pebble's filesystem; nil is the OS
-	tune func(*raft.Config) // adjusts the Raft config before NewRaft
+	fs      vfs.FS                            // Pebble's filesystem; nil is the OS
+	tune    func(*raft.Config)                // adjusts the Raft config before NewRaft
+	wrapLog func(raft.LogStore) raft.LogStore // wraps the bolt log (benchmarks count its commits)
 }
 
 // retainSnapshots is how many Raft snapshots stay on disk.
@@ -67,6 +95,15 @@ type Node struct {
 	raft     *raft.Raft
 	ownTrans *raft.InmemTransport
 
+	// The cluster port (nil without ClusterAddr): the listener, Raft's
+	// transport over it, and the forwarding client (cluster.go, forward.go).
+	net        *clusterNet
+	peers      *peerTransport
+	fwd        *forwarder
+	leaderWait time.Duration // how long lead looks for a leader (ErrNoQuorum)
+	lmu        sync.Mutex
+	lch        chan struct{} // closed at the next leader change; see leaderWatch
+
 	mu     sync.RWMutex // held shared by reads, exclusively by Close
 	closed bool
 	done   chan struct{} // closed by Close
@@ -82,6 +119,9 @@ type Node struct {
 func Open(cfg Config) (*Node, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("consensus: Config.Dir is empty")
+	}
+	if err := checkCluster(&cfg); err != nil {
+		return nil, err
 	}
 	if cfg.NodeID == "" {
 		cfg.NodeID = "node1"
@@ -140,8 +180,20 @@ func (n *Node) open() error {
 		return err
 	}
 
+	n.fsm.snaps = snaps
+	if metas, err := snaps.List(); err == nil && len(metas) > 0 {
+		// Pebble holds every snapshot in the store: Snapshot syncs it first,
+		// and restores are synced (see WaitApplied).
+		n.fsm.floor.Store(metas[0].Index)
+	}
+
 	trans := cfg.Transport
-	if trans == nil {
+	switch {
+	case cfg.ClusterAddr != "":
+		if trans, err = n.listen(hlog); err != nil {
+			return err
+		}
+	case trans == nil:
 		_, n.ownTrans = raft.NewInmemTransport(raft.ServerAddress(cfg.NodeID))
 		trans = n.ownTrans
 	}
@@ -149,13 +201,22 @@ func (n *Node) open() error {
 	if cfg.tune != nil {
 		cfg.tune(rc)
 	}
+	n.leaderWait = 2 * (rc.HeartbeatTimeout + rc.ElectionTimeout)
 	existing, err := raft.HasExistingState(n.bolt, n.bolt, snaps)
 	if err != nil {
 		return fmt.Errorf("consensus: %w", err)
 	}
-	n.raft, err = raft.NewRaft(rc, n.fsm, n.bolt, n.bolt, snaps, trans)
+	var logs raft.LogStore = n.bolt
+	if cfg.wrapLog != nil {
+		logs = cfg.wrapLog(logs)
+	}
+	n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.bolt, snaps, trans)
 	if err != nil {
 		return fmt.Errorf("consensus: start raft: %w", err)
+	}
+	if n.net != nil {
+		n.net.start(n.serveForward)
+		n.watchLeader()
 	}
 	if !existing && (cfg.Bootstrap || n.ownTrans != nil) {
 		boot := raft.Configuration{Servers: []raft.Server{{
@@ -165,6 +226,11 @@ func (n *Node) open() error {
 			return fmt.Errorf("consensus: bootstrap: %w", err)
 		}
 		n.log.Info("consensus: bootstrapped a new cluster", "node", cfg.NodeID)
+	}
+	if len(cfg.Join) > 0 {
+		if err := n.joinCluster(time.Now().Add(cfg.LeaderTimeout)); err != nil {
+			return err
+		}
 	}
 	if err := n.waitLeader(cfg.LeaderTimeout); err != nil {
 		return err
@@ -186,6 +252,15 @@ func raftConfig(cfg Config, logger hclog.Logger, local bool) *raft.Config {
 	c.NoSnapshotRestoreOnStart = true
 	if cfg.SnapshotThreshold > 0 {
 		c.SnapshotThreshold = cfg.SnapshotThreshold
+	}
+	if cfg.ClusterAddr != "" {
+		// A follower learns that an entry is committed from the leader's
+		// next AppendEntries, which Raft sends after CommitTimeout when no
+		// new entry comes (heartbeats do not carry it). A forwarded Propose
+		// waits for that before it returns (read your writes): 50ms by
+		// default, 5-10ms here, at the price of about 150 empty
+		// AppendEntries a second per idle follower.
+		c.CommitTimeout = 5 * time.Millisecond
 	}
 	if local {
 		// One voter and no network: nobody to wait for, so elect quickly.
@@ -264,8 +339,20 @@ func (n *Node) Close() error {
 		close(n.done)
 		n.mu.Unlock()
 		var errs []error
+		var shutdown raft.Future
 		if n.raft != nil {
-			errs = append(errs, n.raft.Shutdown().Error())
+			shutdown = n.raft.Shutdown()
+		}
+		if n.net != nil {
+			// Cut the network while Raft stops, so that none of its
+			// goroutines waits out an I/O deadline on a silent peer.
+			errs = append(errs, n.net.Close())
+		}
+		if shutdown != nil {
+			errs = append(errs, shutdown.Error())
+		}
+		if n.fwd != nil {
+			n.fwd.close()
 		}
 		if n.ownTrans != nil {
 			errs = append(errs, n.ownTrans.Close())
@@ -282,17 +369,24 @@ func (n *Node) Close() error {
 }
 
 // Propose commits c through Raft and returns the FSM's outcome once it is
-// applied on this node.
+// applied on this node, so that reads here see it. On a follower of a
+// cluster, Propose forwards the encoded command to the leader, which applies
+// it and answers (forward.go), then waits until this node has applied the
+// entry too. Result.Index is the entry's index: another node can WaitApplied
+// for it before reading.
 //
-// Errors: ErrInvalid before proposing; ErrNotLeader (wrapping Raft's error)
-// when this node cannot lead the write; ErrTimeout when ctx ends first, in
+// Errors: ErrInvalid before proposing; ErrNoQuorum when no leader could be
+// reached within a bounded wait (nothing was proposed; it is also an
+// ErrNotLeader); ErrNotLeader when this node cannot lead the write and has
+// no cluster port to forward it over, or when the leader was lost with the
+// command in flight (outcome unknown); ErrTimeout when ctx ends first, in
 // which case the command may still commit; ErrClosed; and Apply's domain
-// errors ErrExists, ErrNotFound and ErrOfflineFull, meaning the command was
-// committed and changed nothing.
+// errors ErrExists, ErrNotFound, ErrOfflineFull, ErrPendingFull and
+// *roster.SetError, meaning the command was committed and changed nothing.
+// Forwarded errors keep their identity for errors.Is and errors.As.
 //
-// This is the one place that will know about leadership: for a cluster, a
-// follower forwards the encoded command to the leader here and returns the
-// leader's answer; callers do not change.
+// This and the membership calls are the only places that know about
+// leadership, through Node.lead; callers do not.
 func (n *Node) Propose(ctx context.Context, c Command) (Result, error) {
 	c = deref(c)
 	if c == nil {
@@ -308,36 +402,10 @@ func (n *Node) Propose(ctx context.Context, c Command) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrTimeout, err)
 	}
-	timeout := n.cfg.ApplyTimeout
-	if d, ok := ctx.Deadline(); ok {
-		timeout = time.Until(d)
-	}
 	if n.isClosed() {
 		return Result{}, ErrClosed
 	}
-	f := n.raft.Apply(Encode(c), timeout)
-
-	// With BatchApplyCh, Raft may accept a future into its queue and then
-	// shut down without answering it; n.done frees such a waiter (its
-	// goroutine stays parked, at most MaxAppendEntries of them, at shutdown).
-	errc := make(chan error, 1)
-	go func() { errc <- f.Error() }()
-	var err error
-	select {
-	case err = <-errc:
-	case <-ctx.Done():
-		return Result{}, fmt.Errorf("%w: %s outcome unknown: %w", ErrTimeout, c.Type(), ctx.Err())
-	case <-n.done:
-		return Result{}, fmt.Errorf("%w: %s outcome unknown", ErrClosed, c.Type())
-	}
-	if err != nil {
-		return Result{}, raftError(err)
-	}
-	resp, ok := f.Response().(response)
-	if !ok {
-		return Result{}, fmt.Errorf("consensus: no response from the state machine for index %d", f.Index())
-	}
-	return resp.res, resp.err
+	return n.lead(ctx, request{op: opPropose, cmd: Encode(c)})
 }
 
 // raftError maps Raft's errors onto the package's.
@@ -361,8 +429,10 @@ func (n *Node) isClosed() bool {
 	return n.closed
 }
 
-// AppliedIndex returns the index of the last log entry applied to Pebble.
-func (n *Node) AppliedIndex() uint64 { return n.fsm.applied.Load() }
+// AppliedIndex returns the index up to which this node's state reflects the
+// log: the last entry applied to Pebble, or the Raft snapshot the state was
+// last restored from or saved as, whichever is later.
+func (n *Node) AppliedIndex() uint64 { return n.fsm.appliedIndex() }
 
 // Stats returns Raft's statistics plus the FSM's applied index.
 func (n *Node) Stats() map[string]string {

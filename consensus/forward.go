@@ -1,0 +1,634 @@
+package consensus
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Leader forwarding. Every write (Propose) and every membership change (Join,
+// Remove, Stepdown) goes through Node.lead, the one place that asks who the
+// leader is: on the leader it runs the operation (Node.local); on a follower
+// it sends the request over the cluster port's forwarding channel to the
+// leader, which runs the same Node.local and answers with the Result or the
+// error (wire.go). The follower then waits until it has applied the entry
+// itself, so that a read after Propose sees the write wherever it ran.
+// Callers never learn where their write ran.
+//
+// A request is retried, against whoever leads by then, only when it is known
+// not to have been proposed: the dial to the leader failed, or the leader
+// answered that it no longer leads before proposing. Anything else that goes
+// wrong after the request left (the connection drops, the leader changes
+// while it waits) is returned as an error with the outcome unknown, never
+// retried, so that a command is never applied twice by one Propose.
+//
+// When no leader is reachable for leaderWait (twice the time Raft takes to
+// notice a lost leader and elect a new one), lead fails with ErrNoQuorum.
+
+// ErrNoQuorum is returned when no leader could be reached within a bounded
+// wait, so the command was not proposed: the node is cut off from a majority
+// of the cluster, or the cluster has lost its majority. It is also an
+// ErrNotLeader (errors.Is).
+var ErrNoQuorum error = noQuorum{}
+
+type noQuorum struct{}
+
+func (noQuorum) Error() string        { return "consensus: no quorum" }
+func (noQuorum) Is(target error) bool { return target == ErrNotLeader }
+
+// errRetry marks an error after which nothing was proposed: the request may
+// be sent again to the current leader.
+type errRetry struct{ err error }
+
+func (e errRetry) Error() string { return e.err.Error() }
+func (e errRetry) Unwrap() error { return e.err }
+
+// notProposed reports whether err says that the operation was never
+// proposed, so that retrying it cannot apply it twice.
+func notProposed(err error) bool {
+	var r errRetry
+	return errors.As(err, &r) || errors.Is(err, raft.ErrNotLeader) ||
+		errors.Is(err, raft.ErrLeadershipTransferInProgress)
+}
+
+const (
+	// fwdQueue bounds, per forwarding connection, the frames queued for the
+	// writer and the requests a leader runs at once. A proposer that finds
+	// the queue full waits for room, bounded by its context; a leader with
+	// fwdQueue requests running stops reading the connection, so a flood
+	// from one peer is pushed back onto its TCP window, not into memory.
+	fwdQueue = 256
+	// fwdWriteTimeout bounds one flush to a peer that stopped reading.
+	fwdWriteTimeout = 10 * time.Second
+	// retryMin and retryMax bound the pause between attempts while no leader
+	// is reachable (a leader change wakes the wait at once).
+	retryMin = 10 * time.Millisecond
+	retryMax = 200 * time.Millisecond
+)
+
+// lead runs req on the leader: here if this node leads, else forwarded.
+func (n *Node) lead(ctx context.Context, req request) (Result, error) {
+	if n.fwd == nil {
+		// A single node, or a supplied transport without a cluster port:
+		// nothing to forward over.
+		return n.local(ctx, req)
+	}
+	deadline := time.Now().Add(n.leaderWait)
+	var lastErr error
+	for pause := retryMin; ; pause = min(2*pause, retryMax) {
+		watch := n.leaderWatch()
+		if n.raft.State() == raft.Shutdown {
+			// Close is under way, or this node was removed from the cluster.
+			return Result{}, fmt.Errorf("%w: raft has shut down", ErrClosed)
+		}
+		var (
+			res   Result
+			err   error
+			tried bool
+		)
+		if n.raft.State() == raft.Leader {
+			res, err = n.local(ctx, req)
+			tried = true
+		} else if addr, id := n.raft.LeaderWithID(); addr != "" && string(id) != n.cfg.NodeID {
+			res, err = n.forward(ctx, string(addr), req)
+			tried = true
+			if req.op == opPropose && res.Index > 0 && !notProposed(err) {
+				// Read your writes: the outcome is returned once this node
+				// has applied the entry too, as on the leader.
+				if werr := n.waitLocal(ctx, res.Index); werr != nil {
+					return res, werr
+				}
+			}
+		}
+		if tried {
+			if !notProposed(err) {
+				return res, err
+			}
+			lastErr = err
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			if lastErr != nil {
+				return Result{}, fmt.Errorf("%w: no leader reachable for %s (last: %v)", ErrNoQuorum, n.leaderWait, lastErr)
+			}
+			return Result{}, fmt.Errorf("%w: no leader for %s", ErrNoQuorum, n.leaderWait)
+		}
+		select {
+		case <-watch:
+		case <-time.After(min(pause, wait)):
+		case <-ctx.Done():
+			return Result{}, fmt.Errorf("%w: waiting for a leader: %w", ErrNoQuorum, ctx.Err())
+		case <-n.done:
+			return Result{}, ErrClosed
+		}
+	}
+}
+
+// waitLocal waits until this node has applied index, bounded by ctx or,
+// without a deadline, by ApplyTimeout.
+func (n *Node) waitLocal(ctx context.Context, index uint64) error {
+	if n.fsm.appliedIndex() >= index {
+		return nil
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.cfg.ApplyTimeout)
+		defer cancel()
+	}
+	if err := n.WaitApplied(ctx, index); err != nil {
+		return fmt.Errorf("%w: committed at index %d, not yet applied here: %w", ErrTimeout, index, err)
+	}
+	return nil
+}
+
+// local runs req on this node, which must lead; a follower answers with
+// raft.ErrNotLeader (a retry). It is what a leader runs for a forwarded
+// request too.
+func (n *Node) local(ctx context.Context, req request) (Result, error) {
+	switch req.op {
+	case opPropose:
+		return n.apply(ctx, req.cmd, req.String())
+	case opJoin:
+		return Result{}, n.addVoter(ctx, req.id, req.addr)
+	case opRemove:
+		return Result{}, n.removeServer(ctx, req.id)
+	case opStepdown:
+		return Result{}, n.await(ctx, n.raft.LeadershipTransfer(), "stepdown")
+	}
+	return Result{}, fmt.Errorf("%w: operation %d", ErrInvalid, req.op)
+}
+
+// apply commits an encoded command through this node's Raft and returns the
+// FSM's outcome.
+func (n *Node) apply(ctx context.Context, cmd []byte, what string) (Result, error) {
+	timeout := n.cfg.ApplyTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	f := n.raft.Apply(cmd, timeout)
+	if err := n.await(ctx, f, what); err != nil {
+		return Result{}, err
+	}
+	resp, ok := f.Response().(response)
+	if !ok {
+		return Result{}, fmt.Errorf("consensus: no response from the state machine for index %d", f.Index())
+	}
+	return resp.res, resp.err
+}
+
+// await waits for a Raft future, ctx or Close.
+//
+// With BatchApplyCh, Raft may accept a future into its queue and then shut
+// down without answering it; n.done frees such a waiter (its goroutine stays
+// parked, at most MaxAppendEntries of them, at shutdown).
+func (n *Node) await(ctx context.Context, f raft.Future, what string) error {
+	errc := make(chan error, 1)
+	go func() { errc <- f.Error() }()
+	select {
+	case err := <-errc:
+		if err != nil {
+			return raftError(err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %s outcome unknown: %w", ErrTimeout, what, ctx.Err())
+	case <-n.done:
+		return fmt.Errorf("%w: %s outcome unknown", ErrClosed, what)
+	}
+}
+
+// forward sends req to the leader at addr and waits for its answer. It gives
+// up, outcome unknown, when Raft names another leader, or names none for
+// leaderWait, so a proposer does not wait on a leader that has gone silent.
+func (n *Node) forward(ctx context.Context, addr string, req request) (Result, error) {
+	if d, ok := ctx.Deadline(); ok {
+		req.timeout = time.Until(d)
+	}
+	p, err := n.fwd.send(ctx, addr, req)
+	if err != nil {
+		return Result{}, err
+	}
+	var orphaned <-chan time.Time // runs while Raft knows no leader
+	for {
+		watch := n.leaderWatch()
+		select {
+		case r := <-p.reply:
+			return r.res, r.err
+		case <-p.conn.dead:
+			select {
+			case r := <-p.reply:
+				return r.res, r.err
+			default:
+			}
+			return Result{}, fmt.Errorf("%w: %s forwarded to %s: connection lost, outcome unknown: %v", ErrNotLeader, req, addr, p.conn.cause())
+		case <-ctx.Done():
+			p.cancel()
+			return Result{}, fmt.Errorf("%w: %s forwarded to %s: outcome unknown: %w", ErrTimeout, req, addr, ctx.Err())
+		case <-n.done:
+			p.cancel()
+			return Result{}, fmt.Errorf("%w: %s forwarded to %s: outcome unknown", ErrClosed, req, addr)
+		case <-orphaned:
+			p.cancel()
+			return Result{}, fmt.Errorf("%w: %s forwarded to %s: no leader for %s, outcome unknown", ErrNotLeader, req, addr, n.leaderWait)
+		case <-watch:
+			switch now, _ := n.raft.LeaderWithID(); {
+			case string(now) == addr:
+				orphaned = nil
+			case now == "":
+				if orphaned == nil {
+					orphaned = time.After(n.leaderWait)
+				}
+			default:
+				p.cancel()
+				return Result{}, fmt.Errorf("%w: %s forwarded to %s: leader changed to %s, outcome unknown", ErrNotLeader, req, addr, now)
+			}
+		}
+	}
+}
+
+// leaderWatch returns a channel closed at the next change of leader.
+func (n *Node) leaderWatch() <-chan struct{} {
+	n.lmu.Lock()
+	defer n.lmu.Unlock()
+	if n.lch == nil {
+		n.lch = make(chan struct{})
+	}
+	return n.lch
+}
+
+func (n *Node) leaderChanged() {
+	n.lmu.Lock()
+	defer n.lmu.Unlock()
+	if n.lch != nil {
+		close(n.lch)
+		n.lch = nil
+	}
+}
+
+// watchLeader follows Raft's leader observations until Close.
+func (n *Node) watchLeader() {
+	obs := make(chan raft.Observation, 16)
+	o := raft.NewObserver(obs, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	n.raft.RegisterObserver(o)
+	go func() {
+		defer n.raft.DeregisterObserver(o)
+		for {
+			select {
+			case <-obs:
+				n.leaderChanged()
+			case <-n.done:
+				return
+			}
+		}
+	}()
+}
+
+// serve runs a request that arrived over the forwarding channel.
+func (n *Node) serve(ctx context.Context, req request) (Result, error) {
+	timeout := n.cfg.ApplyTimeout
+	if req.timeout > 0 {
+		timeout = min(timeout, req.timeout)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if req.op == opPropose {
+		// The proposer validated it; the log is not trusted blindly, and
+		// neither is a peer.
+		c, err := Decode(req.cmd)
+		if err == nil {
+			err = c.validate()
+		}
+		if err != nil {
+			return Result{}, err
+		}
+	}
+	if req.relay {
+		req.relay = false // one hop at most
+		return n.lead(ctx, req)
+	}
+	return n.local(ctx, req)
+}
+
+// serveForward answers the requests of one forwarding connection until it
+// closes: one reader (this goroutine), one writer, and one goroutine per
+// request in flight, at most fwdQueue of them.
+func (n *Node) serveForward(c net.Conn) {
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan []byte, fwdQueue)
+	sem := make(chan struct{}, fwdQueue)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		bw := bufio.NewWriterSize(c, 64<<10)
+		for {
+			select {
+			case f := <-out:
+				bw.Write(f)
+				for more := true; more; {
+					select {
+					case f := <-out:
+						bw.Write(f)
+					default:
+						more = false
+					}
+				}
+				c.SetWriteDeadline(time.Now().Add(fwdWriteTimeout))
+				if err := bw.Flush(); err != nil {
+					cancel()
+					c.Close()
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	br := bufio.NewReaderSize(c, 64<<10)
+	var buf []byte
+read:
+	for {
+		p, err := readFrame(br, buf)
+		if err != nil {
+			break
+		}
+		buf = p
+		id, req, err := decodeFwdRequest(p) // copies what it keeps
+		if err != nil {
+			n.log.Warn("consensus: bad forwarded request", "remote", c.RemoteAddr().String(), "err", err)
+			break
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			break read
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			res, err := n.serve(ctx, req)
+			select {
+			case out <- encodeFwdResponse(id, res, err):
+			case <-ctx.Done():
+			}
+		})
+	}
+	cancel()
+	c.Close()
+	wg.Wait()
+}
+
+// forwarder is the client side of the forwarding channel: one connection per
+// leader address, shared by all proposers, requests multiplexed by id.
+type forwarder struct {
+	dial func(ctx context.Context, addr string) (net.Conn, error)
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	conns   map[string]*fwdConn
+	dialing map[string]chan struct{}
+	closed  bool
+}
+
+func newForwarder(dial func(ctx context.Context, addr string) (net.Conn, error), log *slog.Logger) *forwarder {
+	return &forwarder{dial: dial, log: log, conns: map[string]*fwdConn{}, dialing: map[string]chan struct{}{}}
+}
+
+// pending is a request on its way.
+type pending struct {
+	conn  *fwdConn
+	id    uint64
+	reply chan reply
+}
+
+type reply struct {
+	res Result
+	err error
+}
+
+// cancel forgets the request: its answer, if it comes, is dropped.
+func (p *pending) cancel() { p.conn.forget(p.id) }
+
+// send queues req to addr. Its errors mean the request was not sent; a
+// failure to reach addr is an errRetry.
+func (f *forwarder) send(ctx context.Context, addr string, req request) (*pending, error) {
+	c, err := f.conn(ctx, addr)
+	if err != nil {
+		if errors.Is(err, ErrAuth) {
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %s to %s not sent: %w", ErrTimeout, req, addr, ctx.Err())
+		}
+		return nil, errRetry{fmt.Errorf("consensus: leader %s unreachable: %w", addr, err)}
+	}
+	p := &pending{conn: c, reply: make(chan reply, 1)}
+	c.mu.Lock()
+	c.next++
+	p.id = c.next
+	c.pending[p.id] = p.reply
+	c.mu.Unlock()
+	frame := encodeFwdRequest(p.id, req)
+	select {
+	case c.out <- frame:
+		return p, nil
+	case <-c.dead:
+		p.cancel()
+		return nil, errRetry{fmt.Errorf("consensus: connection to leader %s lost before sending: %v", addr, c.cause())}
+	case <-ctx.Done():
+		p.cancel()
+		return nil, fmt.Errorf("%w: %s to %s not sent: %w", ErrTimeout, req, addr, ctx.Err())
+	}
+}
+
+// roundTrip sends req to addr and waits for the answer, ctx, or the
+// connection's end.
+func (f *forwarder) roundTrip(ctx context.Context, addr string, req request) (Result, error) {
+	if d, ok := ctx.Deadline(); ok {
+		req.timeout = time.Until(d)
+	}
+	p, err := f.send(ctx, addr, req)
+	if err != nil {
+		return Result{}, err
+	}
+	select {
+	case r := <-p.reply:
+		return r.res, r.err
+	case <-p.conn.dead:
+		select {
+		case r := <-p.reply:
+			return r.res, r.err
+		default:
+		}
+		return Result{}, fmt.Errorf("consensus: %s via %s: connection lost: %v", req, addr, p.conn.cause())
+	case <-ctx.Done():
+		p.cancel()
+		return Result{}, fmt.Errorf("%w: %s via %s: %w", ErrTimeout, req, addr, ctx.Err())
+	}
+}
+
+// conn returns the live connection to addr, dialing it if needed; one dial
+// per address at a time.
+func (f *forwarder) conn(ctx context.Context, addr string) (*fwdConn, error) {
+	for {
+		f.mu.Lock()
+		if f.closed {
+			f.mu.Unlock()
+			return nil, errNetClosed
+		}
+		if c := f.conns[addr]; c != nil {
+			f.mu.Unlock()
+			return c, nil
+		}
+		if w, ok := f.dialing[addr]; ok {
+			f.mu.Unlock()
+			select {
+			case <-w:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		w := make(chan struct{})
+		f.dialing[addr] = w
+		f.mu.Unlock()
+
+		dctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+		nc, err := f.dial(dctx, addr)
+		cancel()
+		f.mu.Lock()
+		delete(f.dialing, addr)
+		close(w)
+		if err == nil && f.closed {
+			nc.Close()
+			err = errNetClosed
+		}
+		if err != nil {
+			f.mu.Unlock()
+			return nil, err
+		}
+		c := &fwdConn{c: nc, out: make(chan []byte, fwdQueue), dead: make(chan struct{}), pending: map[uint64]chan reply{}}
+		c.onDead = func() {
+			f.mu.Lock()
+			if f.conns[addr] == c {
+				delete(f.conns, addr)
+			}
+			f.mu.Unlock()
+		}
+		f.conns[addr] = c
+		f.mu.Unlock()
+		go c.readLoop()
+		go c.writeLoop()
+		return c, nil
+	}
+}
+
+// close fails every connection; later sends fail.
+func (f *forwarder) close() {
+	f.mu.Lock()
+	f.closed = true
+	var all []*fwdConn
+	for _, c := range f.conns {
+		all = append(all, c)
+	}
+	f.mu.Unlock()
+	for _, c := range all {
+		c.fail(errNetClosed)
+	}
+}
+
+// fwdConn is one forwarding connection, client side: a writer draining out
+// and a reader matching answers to pending requests by id.
+type fwdConn struct {
+	c      net.Conn
+	out    chan []byte
+	dead   chan struct{}
+	onDead func()
+	once   sync.Once
+	err    error // why it died; set before dead is closed
+
+	mu      sync.Mutex
+	next    uint64
+	pending map[uint64]chan reply
+}
+
+func (c *fwdConn) fail(err error) {
+	c.once.Do(func() {
+		c.err = err
+		close(c.dead)
+		c.c.Close()
+		c.onDead()
+	})
+}
+
+func (c *fwdConn) cause() error {
+	select {
+	case <-c.dead:
+		return c.err
+	default:
+		return nil
+	}
+}
+
+func (c *fwdConn) forget(id uint64) {
+	c.mu.Lock()
+	delete(c.pending, id)
+	c.mu.Unlock()
+}
+
+func (c *fwdConn) writeLoop() {
+	bw := bufio.NewWriterSize(c.c, 64<<10)
+	for {
+		select {
+		case f := <-c.out:
+			bw.Write(f)
+			for more := true; more; {
+				select {
+				case f := <-c.out:
+					bw.Write(f)
+				default:
+					more = false
+				}
+			}
+			c.c.SetWriteDeadline(time.Now().Add(fwdWriteTimeout))
+			if err := bw.Flush(); err != nil {
+				c.fail(err)
+				return
+			}
+		case <-c.dead:
+			return
+		}
+	}
+}
+
+func (c *fwdConn) readLoop() {
+	br := bufio.NewReaderSize(c.c, 64<<10)
+	var buf []byte
+	for {
+		p, err := readFrame(br, buf)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		buf = p
+		id, res, rerr, err := decodeFwdResponse(p)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		c.mu.Lock()
+		ch := c.pending[id]
+		delete(c.pending, id)
+		c.mu.Unlock()
+		if ch != nil {
+			ch <- reply{res, rerr}
+		}
+	}
+}

@@ -1,0 +1,436 @@
+package consensus
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/heraldxmpp/herald/delivery/stanza"
+	"github.com/heraldxmpp/herald/roster"
+)
+
+// The forwarding channel's wire format (frozen by testdata/forward/*.golden).
+// Each message is a frame:
+//
+//	uint32 big-endian length | payload (at most maxFrame bytes)
+//
+//	request   uvarint id | op | flags | uvarint timeout (ms; 0: the leader's
+//	          ApplyTimeout) | body
+//	          opPropose  the encoded command (codec.go), to the end
+//	          opJoin     string server ID | string address
+//	          opRemove   string server ID
+//	          opStepdown nothing
+//	response  uvarint id | code | result (below) | error
+//	          codeOK     no error
+//	          codeRoster string message | string condition | string text
+//	          others     string message
+//
+// The result travels with an error too: a domain error is a committed entry,
+// and its Result.Index is what WaitApplied takes.
+//
+// Requests on one connection are answered in any order; the id pairs them.
+// Strings are uvarint-length-prefixed, as in codec.go, and decoding is as
+// strict (no trailing bytes, minimal varints, no unknown flags).
+//
+// A result is
+//
+//	version (1) | uvarint Index | uvarint Seq | uvarint Removed | 0, or 1 and an effect
+//	effect  item Before | item After | flags Found Delete Push KeepRequest DropRequest
+//	        | uvarint Ver | out | in | uvarint n | n roster kinds (Removal)
+//	item    string JID | string Name | uvarint n | n strings (Groups) | state
+//	        | flags RequestOnly Removed
+//	state   subscription | flags PendingOut PendingIn Approved
+//	out     state Next | presence | flags Route Push CreateItem DropPending
+//	in      state Next | kind AutoReply | presence
+//	        | flags Deliver HasAutoReply Push KeepPending DropPending
+//
+// Flags are one byte, the first named flag in the lowest bit. A new field
+// of roster.Effect needs a new result version; TestResultCoversEffect fails
+// until it has one.
+const (
+	opPropose  byte = 1
+	opJoin     byte = 2
+	opRemove   byte = 3
+	opStepdown byte = 4
+
+	// flagRelay asks a node that is not the leader to pass the request on
+	// to the leader (one hop), for a node that is not a member yet and so
+	// cannot know the leader (Config.Join).
+	flagRelay byte = 1
+
+	resultVersion = 1
+
+	maxFrame = 64 << 20
+)
+
+// Response codes: how an error crosses the forwarding channel. wireError and
+// wireErr are the one place that translates between the two.
+const (
+	codeOK          byte = 0
+	codeExists      byte = 1  // ErrExists
+	codeNotFound    byte = 2  // ErrNotFound
+	codeOfflineFull byte = 3  // ErrOfflineFull
+	codePendingFull byte = 4  // ErrPendingFull
+	codeRoster      byte = 5  // *roster.SetError
+	codeInvalid     byte = 6  // ErrInvalid
+	codeCorrupt     byte = 7  // ErrCorrupt
+	codeNotLeader   byte = 8  // not the leader, nothing proposed: ask the leader
+	codeLeaderLost  byte = 9  // ErrNotLeader, outcome unknown
+	codeTimeout     byte = 10 // ErrTimeout, outcome unknown
+	codeNoQuorum    byte = 11 // ErrNoQuorum
+	codeInternal    byte = 12 // anything else
+
+	maxCode = codeInternal
+)
+
+// request is one forwarded operation.
+type request struct {
+	op      byte
+	relay   bool
+	timeout time.Duration
+	cmd     []byte // opPropose
+	id      string // opJoin, opRemove: Raft server ID
+	addr    string // opJoin
+}
+
+func (r request) String() string {
+	switch r.op {
+	case opPropose:
+		if len(r.cmd) >= 3 {
+			return CommandType(binary.BigEndian.Uint16(r.cmd[1:3])).String()
+		}
+		return "propose"
+	case opJoin:
+		return "join " + r.id + " " + r.addr
+	case opRemove:
+		return "remove " + r.id
+	case opStepdown:
+		return "stepdown"
+	}
+	return fmt.Sprintf("op %d", r.op)
+}
+
+// appendFrame appends a frame holding payload to b. The length is patched
+// in once the payload is written: start with b = frameStart(b).
+func frameStart(b []byte) []byte { return append(b, 0, 0, 0, 0) }
+
+func frameEnd(b []byte, start int) []byte {
+	binary.BigEndian.PutUint32(b[start:], uint32(len(b)-start-4))
+	return b
+}
+
+// readFrame reads one frame's payload.
+func readFrame(r io.Reader, buf []byte) ([]byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > maxFrame {
+		return nil, fmt.Errorf("%w: forwarding frame of %d bytes", ErrCorrupt, n)
+	}
+	if uint32(cap(buf)) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := io.ReadFull(r, buf); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return buf, nil
+}
+
+// encodeFwdRequest returns the frame of request id.
+func encodeFwdRequest(id uint64, r request) []byte {
+	b := frameStart(make([]byte, 0, 32+len(r.cmd)))
+	b = binary.AppendUvarint(b, id)
+	var f byte
+	if r.relay {
+		f |= flagRelay
+	}
+	b = append(b, r.op, f)
+	b = binary.AppendUvarint(b, uint64(max(r.timeout, 0)/time.Millisecond))
+	switch r.op {
+	case opPropose:
+		b = append(b, r.cmd...)
+	case opJoin:
+		b = appendString(appendString(b, r.id), r.addr)
+	case opRemove:
+		b = appendString(b, r.id)
+	}
+	return frameEnd(b, 0)
+}
+
+// decodeFwdRequest parses a request payload.
+func decodeFwdRequest(p []byte) (uint64, request, error) {
+	d := decoder{b: p}
+	id := d.uvarint()
+	r := request{op: d.byte()}
+	f := d.byte()
+	if f&^flagRelay != 0 {
+		d.fail(fmt.Errorf("unknown request flags %#x", f))
+	}
+	r.relay = f&flagRelay != 0
+	ms := d.uvarint()
+	if ms > uint64(24*time.Hour/time.Millisecond) {
+		d.fail(fmt.Errorf("timeout of %d ms", ms))
+	}
+	r.timeout = time.Duration(ms) * time.Millisecond
+	switch r.op {
+	case opPropose:
+		if d.err == nil {
+			r.cmd, d.b = append([]byte(nil), d.b...), nil
+		}
+	case opJoin:
+		r.id, r.addr = d.string(), d.string()
+	case opRemove:
+		r.id = d.string()
+	case opStepdown:
+	default:
+		d.fail(fmt.Errorf("unknown operation %d", r.op))
+	}
+	if err := d.finish(); err != nil {
+		return id, r, fmt.Errorf("%w: forwarded request: %w", ErrCorrupt, err)
+	}
+	return id, r, nil
+}
+
+// encodeFwdResponse returns the frame answering request id with res or err.
+func encodeFwdResponse(id uint64, res Result, err error) []byte {
+	b := frameStart(make([]byte, 0, 48))
+	b = binary.AppendUvarint(b, id)
+	if err == nil {
+		b = appendResult(append(b, codeOK), res)
+		return frameEnd(b, 0)
+	}
+	code, msg, se := wireError(err)
+	b = appendResult(append(b, code), res)
+	b = appendString(b, msg)
+	if code == codeRoster {
+		b = appendString(appendString(b, string(se.Condition)), se.Text)
+	}
+	return frameEnd(b, 0)
+}
+
+// decodeFwdResponse parses a response payload into the request's outcome.
+func decodeFwdResponse(p []byte) (id uint64, res Result, rerr error, err error) {
+	d := decoder{b: p}
+	id = d.uvarint()
+	code := d.byte()
+	if code > maxCode && d.err == nil {
+		d.fail(fmt.Errorf("unknown response code %d", code))
+	}
+	res = decodeResult(&d)
+	switch {
+	case d.err != nil, code == codeOK:
+	case code == codeRoster:
+		msg := d.string()
+		se := &roster.SetError{Condition: stanza.Condition(d.string()), Text: d.string()}
+		rerr = wireErr(code, msg, se)
+	default:
+		rerr = wireErr(code, d.string(), nil)
+	}
+	if err := d.finish(); err != nil {
+		return id, Result{}, nil, fmt.Errorf("%w: forwarded response: %w", ErrCorrupt, err)
+	}
+	return id, res, rerr, nil
+}
+
+// wireError is how err crosses the forwarding channel: a code the proposer
+// turns back into the same sentinel, and the message. Checks go from the
+// most to the least specific.
+func wireError(err error) (code byte, msg string, se *roster.SetError) {
+	msg = err.Error()
+	switch {
+	case errors.As(err, &se):
+		return codeRoster, msg, se
+	case errors.Is(err, ErrNoQuorum):
+		return codeNoQuorum, msg, nil
+	case notProposed(err):
+		return codeNotLeader, msg, nil
+	case errors.Is(err, ErrClosed):
+		// The leader shut down with the command in flight: the proposer's
+		// node is not closed, it lost its leader.
+		return codeLeaderLost, "consensus: not the leader: the leader shut down (" + msg + ")", nil
+	case errors.Is(err, ErrNotLeader):
+		return codeLeaderLost, msg, nil
+	case errors.Is(err, ErrTimeout):
+		return codeTimeout, msg, nil
+	case errors.Is(err, ErrExists):
+		return codeExists, msg, nil
+	case errors.Is(err, ErrNotFound):
+		return codeNotFound, msg, nil
+	case errors.Is(err, ErrOfflineFull):
+		return codeOfflineFull, msg, nil
+	case errors.Is(err, ErrPendingFull):
+		return codePendingFull, msg, nil
+	case errors.Is(err, ErrInvalid):
+		return codeInvalid, msg, nil
+	case errors.Is(err, ErrCorrupt):
+		return codeCorrupt, msg, nil
+	}
+	return codeInternal, msg, nil
+}
+
+// wireErr is the error a proposer returns for a response code: the message
+// as the leader wrote it, and errors.Is/As as on the leader.
+func wireErr(code byte, msg string, se *roster.SetError) error {
+	var kind error
+	switch code {
+	case codeRoster:
+		return se
+	case codeExists:
+		kind = ErrExists
+	case codeNotFound:
+		kind = ErrNotFound
+	case codeOfflineFull:
+		kind = ErrOfflineFull
+	case codePendingFull:
+		kind = ErrPendingFull
+	case codeInvalid:
+		kind = ErrInvalid
+	case codeCorrupt:
+		kind = ErrCorrupt
+	case codeNotLeader:
+		return &remoteError{msg: msg, kind: errRetry{errors.Join(ErrNotLeader, raft.ErrNotLeader)}}
+	case codeLeaderLost:
+		kind = ErrNotLeader
+	case codeTimeout:
+		kind = ErrTimeout
+	case codeNoQuorum:
+		kind = ErrNoQuorum
+	}
+	return &remoteError{msg: msg, kind: kind}
+}
+
+// remoteError is an error the leader returned for a forwarded request.
+type remoteError struct {
+	msg  string
+	kind error // the sentinel; nil for codeInternal
+}
+
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.kind }
+
+// appendResult appends the encoding of r.
+func appendResult(b []byte, r Result) []byte {
+	b = append(b, resultVersion)
+	b = binary.AppendUvarint(b, r.Index)
+	b = binary.AppendUvarint(b, r.Seq)
+	b = binary.AppendUvarint(b, r.Removed)
+	if r.Roster == nil {
+		return append(b, 0)
+	}
+	e := r.Roster
+	b = append(b, 1)
+	b = appendItem(b, e.Before)
+	b = appendItem(b, e.After)
+	b = append(b, flags(e.Found, e.Delete, e.Push, e.KeepRequest, e.DropRequest))
+	b = binary.AppendUvarint(b, e.Ver)
+	b = appendState(b, e.Out.Next)
+	b = append(b, byte(e.Out.Presence), flags(e.Out.Route, e.Out.Push, e.Out.CreateItem, e.Out.DropPending))
+	b = appendState(b, e.In.Next)
+	b = append(b, byte(e.In.AutoReply), byte(e.In.Presence),
+		flags(e.In.Deliver, e.In.HasAutoReply, e.In.Push, e.In.KeepPending, e.In.DropPending))
+	b = binary.AppendUvarint(b, uint64(len(e.Removal)))
+	for _, k := range e.Removal {
+		b = append(b, byte(k))
+	}
+	return b
+}
+
+func decodeResult(d *decoder) Result {
+	if v := d.byte(); v != resultVersion && d.err == nil {
+		d.fail(fmt.Errorf("result version %d", v))
+	}
+	r := Result{Index: d.uvarint(), Seq: d.uvarint(), Removed: d.uvarint()}
+	switch has := d.byte(); {
+	case d.err != nil || has == 0:
+		return r
+	case has != 1:
+		d.fail(fmt.Errorf("roster marker %d", has))
+		return r
+	}
+	e := &roster.Effect{Before: decodeItemWire(d), After: decodeItemWire(d)}
+	d.flags(&e.Found, &e.Delete, &e.Push, &e.KeepRequest, &e.DropRequest)
+	e.Ver = d.uvarint()
+	e.Out.Next = decodeState(d)
+	e.Out.Presence = roster.PresenceAction(d.byte())
+	d.flags(&e.Out.Route, &e.Out.Push, &e.Out.CreateItem, &e.Out.DropPending)
+	e.In.Next = decodeState(d)
+	e.In.AutoReply = roster.Kind(d.byte())
+	e.In.Presence = roster.PresenceAction(d.byte())
+	d.flags(&e.In.Deliver, &e.In.HasAutoReply, &e.In.Push, &e.In.KeepPending, &e.In.DropPending)
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail(errShort)
+	}
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		e.Removal = append(e.Removal, roster.Kind(d.byte()))
+	}
+	r.Roster = e
+	return r
+}
+
+func appendItem(b []byte, it roster.Item) []byte {
+	b = appendString(b, it.JID)
+	b = appendString(b, it.Name)
+	b = binary.AppendUvarint(b, uint64(len(it.Groups)))
+	for _, g := range it.Groups {
+		b = appendString(b, g)
+	}
+	b = appendState(b, it.State)
+	return append(b, flags(it.RequestOnly, it.Removed))
+}
+
+func decodeItemWire(d *decoder) roster.Item {
+	it := roster.Item{JID: d.string(), Name: d.string()}
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail(errShort)
+	}
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		it.Groups = append(it.Groups, d.string())
+	}
+	it.State = decodeState(d)
+	d.flags(&it.RequestOnly, &it.Removed)
+	return it
+}
+
+func appendState(b []byte, s roster.State) []byte {
+	return append(b, byte(s.Sub), flags(s.PendingOut, s.PendingIn, s.Approved))
+}
+
+func decodeState(d *decoder) roster.State {
+	s := roster.State{Sub: roster.Subscription(d.byte())}
+	d.flags(&s.PendingOut, &s.PendingIn, &s.Approved)
+	return s
+}
+
+// flags packs up to eight booleans into a byte, the first in the lowest bit.
+func flags(bs ...bool) byte {
+	var f byte
+	for i, b := range bs {
+		if b {
+			f |= 1 << i
+		}
+	}
+	return f
+}
+
+// flags reads a byte of len(ps) flags; higher bits must be clear.
+func (d *decoder) flags(ps ...*bool) {
+	f := d.byte()
+	if f>>len(ps) != 0 && d.err == nil {
+		d.fail(fmt.Errorf("unknown flags %#x", f))
+	}
+	for i, p := range ps {
+		*p = f&(1<<i) != 0
+	}
+}
