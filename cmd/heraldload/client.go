@@ -97,9 +97,11 @@ func dial(addr, domain, user, password, resource string) (*client, error) {
 			c.jid = j.Text()
 		}
 	}
-	// Initial presence, then a ping so that everything the server sends
-	// at login (its own presence echo, offline messages) is read here.
-	if _, err := tc.Write([]byte("<presence/><iq type='get' id='p'><ping xmlns='urn:xmpp:ping'/></iq>")); err != nil {
+	// The roster (some servers hand subscription stanzas only to clients
+	// that asked for it), initial presence, then a ping so that everything
+	// the server sends at login (presence echo, offline messages) is read
+	// here.
+	if _, err := tc.Write([]byte("<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq><presence/><iq type='get' id='p'><ping xmlns='urn:xmpp:ping'/></iq>")); err != nil {
 		return fail("presence", err)
 	}
 	for {
@@ -121,6 +123,31 @@ func (c *client) send(b []byte) error {
 	defer c.wmu.Unlock()
 	_, err := c.conn.Write(b)
 	return err
+}
+
+// readElement returns the next first-level element.
+func (c *client) readElement() (*stanza.Element, error) {
+	ev, err := c.dec.Next()
+	if err != nil {
+		return nil, err
+	}
+	if ev.Kind != xmlstream.Element {
+		return nil, fmt.Errorf("stream ended")
+	}
+	return ev.Element, nil
+}
+
+// waitPresence reads until presence of type typ from the bare JID from.
+func (c *client) waitPresence(from, typ string) bool {
+	for {
+		el, err := c.readElement()
+		if err != nil {
+			return false
+		}
+		if el.Name.Local == "presence" && el.Get("type") == typ && bare(el.Get("from")) == from {
+			return true
+		}
+	}
 }
 
 // readStanza returns the local name of the next stanza.

@@ -16,6 +16,16 @@
 //	heraldload create -admin SOCKET -n 1000
 //	    only creates the accounts, through Herald's admin API.
 //
+//	heraldload subs -addr H:P -domain D [-addr2 H2:P2 -domain2 D2] -pairs 20 -duration 10s
+//	    pairs run subscription handshakes (subscribe, subscribed,
+//	    unsubscribe, unsubscribed: RFC 6121 3.1-3.3) as fast as the servers
+//	    carry them, and report complete cycles per second; with -addr2 the
+//	    contacts are on another domain, so every stanza crosses s2s.
+//
+// With -addr2, the receiving half of each chat/subs pair (odd account
+// numbers) logs in to the second server, so that every message crosses a
+// federation link.
+//
 // Accounts load0..load(n-1) must exist; `-create` makes them through
 // Herald's admin API first (-admin SOCKET).
 package main
@@ -43,14 +53,15 @@ func main() {
 
 type options struct {
 	addr, domain, users, password, admin string
+	addr2, domain2                       string
 	n, pairs, pid                        int
 	duration                             time.Duration
 	create                               bool
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "idle" && args[0] != "chat" && args[0] != "create") {
-		fmt.Fprintln(stderr, "usage: heraldload idle|chat|create [flags]  (see go doc ./cmd/heraldload)")
+	if len(args) == 0 || (args[0] != "idle" && args[0] != "chat" && args[0] != "create" && args[0] != "subs") {
+		fmt.Fprintln(stderr, "usage: heraldload idle|chat|subs|create [flags]  (see go doc ./cmd/heraldload)")
 		return 2
 	}
 	mode := args[0]
@@ -62,6 +73,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.users, "users", "load%d", "account localpart pattern, %d is the index")
 	fs.StringVar(&o.password, "password", "load-password", "password of every account")
 	fs.StringVar(&o.admin, "admin", "", "Herald admin socket, used with -create")
+	fs.StringVar(&o.addr2, "addr2", "", "chat/subs: receivers connect here instead (a second server, for federation)")
+	fs.StringVar(&o.domain2, "domain2", "", "chat/subs: the receivers' XMPP domain with -addr2")
 	fs.BoolVar(&o.create, "create", false, "create the accounts first through Herald's admin API")
 	fs.IntVar(&o.n, "n", 1000, "idle: number of sessions")
 	fs.IntVar(&o.pairs, "pairs", 50, "chat: number of sender/receiver pairs")
@@ -71,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	count := o.n
-	if mode == "chat" {
+	if mode == "chat" || mode == "subs" {
 		count = 2 * o.pairs
 	}
 	if mode == "create" {
@@ -87,10 +100,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if mode == "create" {
 		return 0
 	}
-	if mode == "idle" {
+	switch mode {
+	case "idle":
 		err = idle(o, stdout)
-	} else {
+	case "chat":
 		err = chat(o, stdout)
+	case "subs":
+		err = subs(o, stdout)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "heraldload:", err)
@@ -128,7 +144,12 @@ func connectAll(o options, n int, first int) ([]*client, error) {
 		go func(i int) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c, err := dial(o.addr, o.domain, o.user(first+i), o.password, "load")
+			addr, domain := o.addr, o.domain
+			if o.addr2 != "" && (first+i)%2 == 1 {
+				// Receivers of a pair live on the second server.
+				addr, domain = o.addr2, o.domain2
+			}
+			c, err := dial(addr, domain, o.user(first+i), o.password, "load")
 			if err != nil {
 				firstErr.CompareAndSwap(nil, err)
 				return
