@@ -3,6 +3,7 @@ package ops
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 )
 
@@ -53,6 +54,43 @@ type Backend interface {
 	// Resolve shows where this server would connect for domain: the
 	// merged, ordered SRV targets (RFC 6120 3.2, XEP-0368).
 	Resolve(ctx context.Context, domain string) ([]Target, error)
+
+	// Cluster is this node's view of its Raft group.
+	Cluster(ctx context.Context) (Cluster, error)
+	// JoinNode admits a node (by id and cluster address) as a voter.
+	JoinNode(ctx context.Context, id, addr string) error
+	// RemoveNode takes a node out of the cluster.
+	RemoveNode(ctx context.Context, id string) error
+	// Stepdown asks the leader to hand leadership to another member.
+	Stepdown(ctx context.Context) error
+	// Snapshot writes a consistent copy of the replicated state.
+	Snapshot(ctx context.Context, w io.Writer) error
+}
+
+// Cluster is a node's view of its Raft group.
+type Cluster struct {
+	ID           string   `json:"id"`
+	Addr         string   `json:"addr"`
+	State        string   `json:"state"`
+	LeaderID     string   `json:"leader_id"`
+	LeaderAddr   string   `json:"leader_addr"`
+	Term         uint64   `json:"term"`
+	LastIndex    uint64   `json:"last_index"`
+	CommitIndex  uint64   `json:"commit_index"`
+	AppliedIndex uint64   `json:"applied_index"`
+	Members      []Member `json:"members"`
+}
+
+// Member is one server of the cluster. On the leader, Known members carry
+// how long ago they last answered and how far their log lagged then.
+type Member struct {
+	ID            string `json:"id"`
+	Addr          string `json:"addr"`
+	Suffrage      string `json:"suffrage"`
+	Leader        bool   `json:"leader"`
+	Known         bool   `json:"known"`
+	LastContactMS int64  `json:"last_contact_ms"`
+	Lag           uint64 `json:"lag"`
 }
 
 // Link is one server-to-server link.

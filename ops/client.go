@@ -129,6 +129,33 @@ func (c *Client) Resolve(ctx context.Context, domain string) ([]Target, error) {
 	return out.Targets, err
 }
 
+// Cluster returns the node's view of its cluster.
+func (c *Client) Cluster(ctx context.Context) (Cluster, error) {
+	var st Cluster
+	err := c.do(ctx, "GET", "/v1/cluster", nil, &st)
+	return st, err
+}
+
+// JoinNode admits a node to the cluster.
+func (c *Client) JoinNode(ctx context.Context, id, addr string) error {
+	return c.do(ctx, "POST", "/v1/cluster/members", Member{ID: id, Addr: addr}, nil)
+}
+
+// RemoveNode takes a node out of the cluster.
+func (c *Client) RemoveNode(ctx context.Context, id string) error {
+	return c.do(ctx, "DELETE", "/v1/cluster/members/"+url.PathEscape(id), nil, nil)
+}
+
+// Stepdown asks the leader to hand over leadership.
+func (c *Client) Stepdown(ctx context.Context) error {
+	return c.do(ctx, "POST", "/v1/cluster/stepdown", nil, nil)
+}
+
+// Snapshot copies a consistent snapshot of the state to w.
+func (c *Client) Snapshot(ctx context.Context, w io.Writer) error {
+	return c.do(ctx, "GET", "/v1/snapshot", nil, w)
+}
+
 var _ Backend = (*Client)(nil)
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
@@ -175,6 +202,13 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 			return errors.New(e.Error)
 		}
 		return &apiError{msg: e.Error, sentinel: sentinel}
+	}
+	if w, ok := out.(io.Writer); ok {
+		n, err := io.Copy(w, resp.Body)
+		if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
+			err = fmt.Errorf("short download: %d of %d bytes", n, resp.ContentLength)
+		}
+		return err
 	}
 	if out != nil {
 		return json.NewDecoder(resp.Body).Decode(out)

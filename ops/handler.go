@@ -3,8 +3,11 @@ package ops
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 )
 
@@ -45,6 +48,11 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST /v1/users/{jid}/pending/{contact}/deny", h.deny)
 	mux.HandleFunc("GET /v1/s2s/links", h.links)
 	mux.HandleFunc("GET /v1/s2s/resolve/{domain}", h.resolve)
+	mux.HandleFunc("GET /v1/cluster", h.cluster)
+	mux.HandleFunc("POST /v1/cluster/members", h.joinNode)
+	mux.HandleFunc("DELETE /v1/cluster/members/{id}", h.removeNode)
+	mux.HandleFunc("POST /v1/cluster/stepdown", h.stepdown)
+	mux.HandleFunc("GET /v1/snapshot", h.snapshot)
 	return mux
 }
 
@@ -155,6 +163,55 @@ func (h *handler) resolve(w http.ResponseWriter, r *http.Request) {
 		list = []Target{}
 	}
 	h.reply(w, map[string][]Target{"targets": list}, err)
+}
+
+func (h *handler) cluster(w http.ResponseWriter, r *http.Request) {
+	st, err := h.b.Cluster(r.Context())
+	h.reply(w, st, err)
+}
+
+func (h *handler) joinNode(w http.ResponseWriter, r *http.Request) {
+	var m Member
+	if !h.decode(w, r, &m) {
+		return
+	}
+	h.reply(w, nil, h.b.JoinNode(r.Context(), m.ID, m.Addr))
+}
+
+func (h *handler) removeNode(w http.ResponseWriter, r *http.Request) {
+	h.reply(w, nil, h.b.RemoveNode(r.Context(), r.PathValue("id")))
+}
+
+func (h *handler) stepdown(w http.ResponseWriter, r *http.Request) {
+	h.reply(w, nil, h.b.Stepdown(r.Context()))
+}
+
+// snapshot streams a consistent copy of the state. It is written to a
+// temporary file first, so that a failure is an error status rather than
+// a truncated download.
+func (h *handler) snapshot(w http.ResponseWriter, r *http.Request) {
+	f, err := os.CreateTemp("", "herald-snapshot-*")
+	if err != nil {
+		h.reply(w, nil, err)
+		return
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if err := h.b.Snapshot(r.Context(), f); err != nil {
+		h.reply(w, nil, err)
+		return
+	}
+	size, err := f.Seek(0, io.SeekCurrent)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		h.reply(w, nil, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+	io.Copy(w, f)
 }
 
 func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {

@@ -53,6 +53,12 @@ commands:
                                  remote, state, auth, stanzas in/out, queued
   s2s resolve DOMAIN             show where this server connects for DOMAIN
                                  (SRV targets in order, XEP-0368 direct TLS)
+  cluster status                 members, leader, term, indexes, follower lag
+  cluster join ID ADDR           admit node ID (cluster port ADDR)
+  cluster remove ID              take node ID out of the cluster
+  cluster stepdown               hand leadership to another member
+  snapshot save FILE             save a consistent online snapshot of the
+                                 state (restore: heraldd -restore FILE)
 
 exit status: 0 on success, 1 when the server refused or failed, 2 on a
 usage error.
@@ -169,6 +175,10 @@ func (c *cli) dispatch(ctx context.Context, args []string) int {
 		return c.pending(ctx, args[1:])
 	case "s2s":
 		return c.s2s(ctx, args[1:])
+	case "cluster":
+		return c.cluster(ctx, args[1:])
+	case "snapshot":
+		return c.snapshot(ctx, args[1:])
 	case "help":
 		fmt.Fprint(c.stdout, usage)
 		return exitOK

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -363,5 +364,63 @@ func TestS2SCommands(t *testing.T) {
 		if o.code != c.code || o.stdout != c.out && c.out != "" || !strings.Contains(o.stderr, c.err) {
 			t.Errorf("%v: exit %d stdout %q stderr %q; want %d %q %q", c.args, o.code, o.stdout, o.stderr, c.code, c.out, c.err)
 		}
+	}
+}
+
+func (m *memBackend) Cluster(context.Context) (ops.Cluster, error) {
+	return ops.Cluster{ID: "n1", Addr: "10.0.0.1:7422", State: "Leader", LeaderID: "n1", LeaderAddr: "10.0.0.1:7422",
+		Term: 3, LastIndex: 9, CommitIndex: 9, AppliedIndex: 9, Members: []ops.Member{
+			{ID: "n1", Addr: "10.0.0.1:7422", Suffrage: "Voter", Leader: true},
+			{ID: "n2", Addr: "10.0.0.2:7422", Suffrage: "Voter", Known: true, LastContactMS: 12, Lag: 1},
+		}}, nil
+}
+
+func (m *memBackend) JoinNode(_ context.Context, id, addr string) error {
+	if id == "" || addr == "" {
+		return fmt.Errorf("%w: a node id and its cluster address are both needed", ops.ErrBadRequest)
+	}
+	return nil
+}
+
+func (m *memBackend) RemoveNode(_ context.Context, id string) error {
+	if id != "n2" {
+		return fmt.Errorf("%w: no member %s", ops.ErrNotFound, id)
+	}
+	return nil
+}
+
+func (m *memBackend) Stepdown(context.Context) error { return nil }
+
+func (m *memBackend) Snapshot(_ context.Context, w io.Writer) error {
+	_, err := w.Write([]byte("snapshot-bytes"))
+	return err
+}
+
+func TestClusterCommands(t *testing.T) {
+	sock, _ := serve(t)
+	dir := t.TempDir()
+	cases := []struct {
+		args []string
+		code int
+		out  string
+		err  string
+	}{
+		{[]string{"cluster", "status"}, 0, "member    n2\t10.0.0.2:7422\tVoter\tlast contact 12ms, lag 1\n", ""},
+		{[]string{"cluster", "join", "n3", "10.0.0.3:7422"}, 0, "n3 (10.0.0.3:7422) is a member", ""},
+		{[]string{"cluster", "remove", "n2"}, 0, "n2 removed", ""},
+		{[]string{"cluster", "remove", "n9"}, 1, "", "no member n9"},
+		{[]string{"cluster", "stepdown"}, 0, "leadership handed over", ""},
+		{[]string{"cluster"}, 2, "", "usage: heraldctl cluster"},
+		{[]string{"snapshot", "save", filepath.Join(dir, "snap")}, 0, "saved a snapshot of 14 bytes", ""},
+		{[]string{"snapshot", "save", "/nonexistent/dir/snap"}, 1, "", "no such file"},
+	}
+	for _, c := range cases {
+		o := ctl("", append([]string{"--socket", sock}, c.args...)...)
+		if o.code != c.code || !strings.Contains(o.stdout, c.out) || !strings.Contains(o.stderr, c.err) {
+			t.Errorf("%v: exit %d stdout %q stderr %q; want %d %q %q", c.args, o.code, o.stdout, o.stderr, c.code, c.out, c.err)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "snap")); err != nil || string(b) != "snapshot-bytes" {
+		t.Fatalf("snapshot file: %q, %v", b, err)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -98,13 +99,25 @@ func absPath(p string) string {
 }
 
 func (d *daemon) createStore(domains map[string]bool) error {
-	node, err := consensus.Open(consensus.Config{
+	cc := consensus.Config{
 		Dir:          filepath.Join(d.cfg.DataDir, "consensus"),
 		NodeID:       d.cfg.Cluster.NodeID,
 		Bootstrap:    true,
 		Logger:       d.log.With("component", "consensus"),
 		OfflineLimit: d.cfg.Limits.OfflinePerUser,
-	})
+	}
+	if c := d.cfg.Cluster; c.Bind != "" {
+		secret, err := os.ReadFile(c.SecretFile)
+		if err != nil {
+			return fmt.Errorf("reading cluster.secret_file: %w", err)
+		}
+		cc.ClusterAddr, cc.AdvertiseAddr, cc.Secret = c.Bind, c.Advertise, bytes.TrimSpace(secret)
+		cc.Bootstrap, cc.Join = c.Bootstrap, c.Join
+	}
+	node, err := consensus.Open(cc)
+	if errors.Is(err, consensus.ErrAuth) {
+		return fmt.Errorf("the cluster refused this node's secret: every node needs the same cluster.secret_file: %w", err)
+	}
 	if err != nil {
 		return fmt.Errorf("opening the state store: %w", err)
 	}

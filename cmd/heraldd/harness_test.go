@@ -115,8 +115,14 @@ var runningLine = regexp.MustCompile(`c2s_starttls=(\S+) c2s_directtls=(\S+)`)
 // says where it listens.
 func startChild(t *testing.T, dir string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-data", dir, "-c2s", "127.0.0.1:0", "-c2s-tls", "127.0.0.1:0",
+	return startChildWith(t, dir, "-data", dir, "-c2s", "127.0.0.1:0", "-c2s-tls", "127.0.0.1:0",
 		"-s2s", "127.0.0.1:0", "-s2s-tls", "", "-log-level", "info")
+}
+
+// startChildWith runs heraldd with args; dir is its data directory.
+func startChildWith(t *testing.T, dir string, args ...string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "HERALDD_TEST_CHILD=1")
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw

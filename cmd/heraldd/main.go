@@ -41,6 +41,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "heraldd:", err)
 		return 2
 	}
+	if restorePath != "" {
+		if err := restoreSnapshot(cfg, restorePath); err != nil {
+			fmt.Fprintln(stderr, "heraldd: restore:", err)
+			return 1
+		}
+		fmt.Fprintf(stderr, "heraldd: restored %s into %s; start heraldd on it to serve\n", restorePath, cfg.DataDir)
+		return 0
+	}
 	log := newLogger(stderr, cfg.LogLevel)
 	d, err := start(cfg, log)
 	if err != nil {
@@ -78,6 +86,9 @@ func (l *list) Set(s string) error {
 	return nil
 }
 
+// restorePath is -restore: restore a snapshot instead of serving.
+var restorePath string
+
 // parseFlags reads the config file named by -config, then lets flags
 // override it.
 func parseFlags(args []string, stderr io.Writer) (config.Config, error) {
@@ -93,6 +104,13 @@ func parseFlags(args []string, stderr io.Writer) (config.Config, error) {
 	fs.Var(&list{v: &over.S2S.ListenTLS}, "s2s-tls", "server-to-server direct TLS listen `addr` (repeatable; default [::]:5270)")
 	fs.Var(&list{v: &over.S2S.Resolvers}, "resolver", "DNS server `addr` for SRV lookups (repeatable; default /etc/resolv.conf)")
 	fs.StringVar(&over.Admin.Socket, "admin-socket", "", "admin API unix socket `path` (default <data>/admin.sock)")
+	fs.StringVar(&over.Cluster.NodeID, "node-id", "", "this node's `id` in the cluster (default node1)")
+	fs.StringVar(&over.Cluster.Bind, "cluster", "", "cluster port `addr` (Raft and node-to-node traffic); empty: single node")
+	fs.StringVar(&over.Cluster.Advertise, "cluster-advertise", "", "`addr` the other nodes reach the cluster port at (default -cluster)")
+	fs.StringVar(&over.Cluster.SecretFile, "cluster-secret-file", "", "`file` holding the shared cluster secret")
+	fs.Var(&list{v: &over.Cluster.Join}, "join", "cluster port `addr` of a member to join (repeatable)")
+	fs.BoolVar(&over.Cluster.Bootstrap, "bootstrap", false, "form a new cluster with this node as its first member")
+	restore := fs.String("restore", "", "restore the state from a snapshot `file` (heraldctl snapshot save) into an empty -data directory, then exit")
 	fs.StringVar(&over.LogLevel, "log-level", "", "debug, info, warn or error (default info)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -139,6 +157,25 @@ func parseFlags(args []string, stderr io.Writer) (config.Config, error) {
 	if over.LogLevel != "" {
 		cfg.LogLevel = over.LogLevel
 	}
+	if over.Cluster.NodeID != "" {
+		cfg.Cluster.NodeID = over.Cluster.NodeID
+	}
+	if over.Cluster.Bind != "" {
+		cfg.Cluster.Bind = over.Cluster.Bind
+	}
+	if over.Cluster.Advertise != "" {
+		cfg.Cluster.Advertise = over.Cluster.Advertise
+	}
+	if over.Cluster.SecretFile != "" {
+		cfg.Cluster.SecretFile = over.Cluster.SecretFile
+	}
+	if over.Cluster.Join != nil {
+		cfg.Cluster.Join = over.Cluster.Join
+	}
+	if over.Cluster.Bootstrap {
+		cfg.Cluster.Bootstrap = true
+	}
+	restorePath = *restore
 	cfg.Defaults()
 	return cfg, cfg.Validate()
 }

@@ -98,9 +98,23 @@ type Admin struct {
 	Socket string `toml:"socket"`
 }
 
-// Cluster names this node in its Raft group.
+// Cluster makes this node one of several serving the same domains.
 type Cluster struct {
+	// NodeID names this node in its Raft group. Default "node1".
 	NodeID string `toml:"node_id"`
+	// Bind is the cluster port (host:port) carrying Raft and node-to-node
+	// traffic. Empty: a single node, no cluster port.
+	Bind string `toml:"bind"`
+	// Advertise is the address the other nodes reach Bind at. Default Bind.
+	Advertise string `toml:"advertise"`
+	// SecretFile holds the shared cluster secret (at least 16 bytes, the
+	// same file on every node). Required with Bind.
+	SecretFile string `toml:"secret_file"`
+	// Join lists cluster ports of members to ask for admission.
+	Join []string `toml:"join"`
+	// Bootstrap forms a new cluster with this node as its only member.
+	// Use it once, on the first node, with an empty data directory.
+	Bootstrap bool `toml:"bootstrap"`
 }
 
 // Duration is a time.Duration written as "30s" in TOML.
@@ -135,7 +149,7 @@ func Load(path string) (Config, error) {
 		return c, fmt.Errorf("config: %s: unknown key %s", path, strings.Join(keys, ", "))
 	}
 	base := filepath.Dir(path)
-	for _, p := range []*string{&c.DataDir, &c.TLS.Cert, &c.TLS.Key, &c.Admin.Socket, &c.S2S.CAFile} {
+	for _, p := range []*string{&c.DataDir, &c.TLS.Cert, &c.TLS.Key, &c.Admin.Socket, &c.S2S.CAFile, &c.Cluster.SecretFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
@@ -217,6 +231,15 @@ func (c *Config) Validate() error {
 	case "rename", "refuse", "replace":
 	default:
 		return fmt.Errorf("config: c2s.resource_conflict must be rename, refuse or replace, not %q", c.C2S.ResourceConflict)
+	}
+	if c.Cluster.Bind != "" && c.Cluster.SecretFile == "" {
+		return errors.New("config: cluster.bind needs cluster.secret_file (the shared cluster secret)")
+	}
+	if c.Cluster.Bootstrap && len(c.Cluster.Join) > 0 {
+		return errors.New("config: cluster.bootstrap and cluster.join exclude each other: bootstrap the first node, join the others")
+	}
+	if c.Cluster.Bind == "" && (c.Cluster.Bootstrap || len(c.Cluster.Join) > 0) {
+		return errors.New("config: cluster.bootstrap and cluster.join need cluster.bind")
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return errors.New("config: tls.cert and tls.key go together")

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldxmpp/herald/ops"
+)
+
+// An online snapshot restores into a new data directory with every
+// account, roster and pending request (heraldctl snapshot save, heraldd
+// -restore).
+func TestSnapshotSaveRestore(t *testing.T) {
+	d := startInProcess(t)
+	s := d.server()
+	s.addUser(t, "alice@localhost", "password-alice")
+	s.addUser(t, "bob@localhost", "password-bob")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.client().SetRosterItem(ctx, "alice@localhost", "bob@localhost", "Bob", []string{"Friends"}); err != nil {
+		t.Fatal(err)
+	}
+	var snap bytes.Buffer
+	if err := s.client().Snapshot(ctx, &snap); err != nil || snap.Len() == 0 {
+		t.Fatalf("snapshot: %d bytes, %v", snap.Len(), err)
+	}
+	file := filepath.Join(t.TempDir(), "herald.snap")
+	os.WriteFile(file, snap.Bytes(), 0o600)
+
+	cfg := testConfig(t.TempDir())
+	if err := restoreSnapshot(cfg, file); err != nil {
+		t.Fatal(err)
+	}
+	d2, err := start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.close(context.Background())
+	c2 := d2.server().client()
+	users, err := c2.ListUsers(ctx, "")
+	if err != nil || strings.Join(users, ",") != "alice@localhost,bob@localhost" {
+		t.Fatalf("restored users = %v, %v", users, err)
+	}
+	r, err := c2.Roster(ctx, "alice@localhost")
+	if err != nil || len(r.Items) != 1 || r.Items[0].Name != "Bob" {
+		t.Fatalf("restored roster = %+v, %v", r, err)
+	}
+}
+
+// clusterNode is heraldd as a child process, one node of a cluster.
+type clusterNode struct {
+	id, dir, addr string
+	*child
+}
+
+// startNode runs node id of a loopback cluster; extra are flags such as
+// -bootstrap or -join.
+func startNode(t *testing.T, id, dir, clusterAddr, secretFile string, extra ...string) *clusterNode {
+	t.Helper()
+	args := append([]string{"-data", dir, "-c2s", "127.0.0.1:0", "-c2s-tls", "", "-s2s", "", "-s2s-tls", "",
+		"-node-id", id, "-cluster", clusterAddr, "-cluster-secret-file", secretFile}, extra...)
+	c := startChildWith(t, dir, args...)
+	return &clusterNode{id: id, dir: dir, addr: clusterAddr, child: c}
+}
+
+// A three-process cluster: one node bootstraps, two join; an account
+// created through any node exists on all; the leader is killed with
+// SIGKILL during a burst of account creations, and every creation that
+// was acknowledged is present exactly once on every node afterwards, also
+// on the old leader once it is back.
+func TestClusterThreeProcesses(t *testing.T) {
+	base := t.TempDir()
+	secret := filepath.Join(base, "cluster.secret")
+	os.WriteFile(secret, []byte("a-shared-cluster-secret-of-32-by"), 0o600)
+	addrs := []string{"127.0.0.1:17421", "127.0.0.1:17422", "127.0.0.1:17423"}
+	nodes := []*clusterNode{startNode(t, "n1", filepath.Join(base, "n1"), addrs[0], secret, "-bootstrap")}
+	waitLeader(t, nodes[0], "n1")
+	nodes = append(nodes,
+		startNode(t, "n2", filepath.Join(base, "n2"), addrs[1], secret, "-join", addrs[0]),
+		startNode(t, "n3", filepath.Join(base, "n3"), addrs[2], secret, "-join", addrs[0]))
+	for _, n := range nodes {
+		waitMembers(t, n, 3)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// A write through a follower is forwarded and seen everywhere.
+	if err := nodes[2].client().CreateUser(ctx, "alice@localhost", "password-alice"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		waitUsers(t, n, []string{"alice@localhost"})
+	}
+
+	// A burst of creations through the two followers, while the leader
+	// (n1) dies.
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			n := nodes[1+w%2]
+			for i := 0; i < 25; i++ {
+				name := fmt.Sprintf("u%d-%d@localhost", w, i)
+				cctx, ccancel := context.WithTimeout(ctx, 15*time.Second)
+				err := n.client().CreateUser(cctx, name, "password-"+name)
+				ccancel()
+				if err == nil {
+					mu.Lock()
+					acked[name] = true
+					mu.Unlock()
+				}
+			}
+		}(w)
+	}
+	time.Sleep(50 * time.Millisecond) // let the burst begin: the kill must land inside it
+	mu.Lock()
+	before := len(acked)
+	mu.Unlock()
+	nodes[0].kill()
+	wg.Wait()
+	t.Logf("%d creations acknowledged before the leader was killed, %d in all, of 200", before, len(acked))
+	if before == 200 {
+		t.Fatal("the burst was over before the leader died; the test proves nothing")
+	}
+	if len(acked) == 0 {
+		t.Fatal("no creation was acknowledged after the leader died")
+	}
+	for _, n := range nodes[1:] {
+		checkAcked(t, n, acked)
+	}
+	// The old leader comes back as a follower and converges.
+	nodes[0] = startNode(t, "n1", filepath.Join(base, "n1"), addrs[0], secret)
+	checkAcked(t, nodes[0], acked)
+	st, err := nodes[1].client().Cluster(ctx)
+	if err != nil || len(st.Members) != 3 || st.LeaderID == "" {
+		t.Fatalf("cluster after the restart: %+v, %v", st, err)
+	}
+}
+
+func checkAcked(t *testing.T, n *clusterNode, acked map[string]bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		users, err := n.client().ListUsers(ctx, "localhost")
+		cancel()
+		seen := map[string]int{}
+		for _, u := range users {
+			seen[u]++
+		}
+		missing := 0
+		for u := range acked {
+			if seen[u] != 1 {
+				missing++
+			}
+		}
+		if err == nil && missing == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node %s: %d of %d acknowledged accounts missing (err %v)", n.id, missing, len(acked), err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func waitLeader(t *testing.T, n *clusterNode, want string) {
+	t.Helper()
+	waitCluster(t, n, func(st ops.Cluster) bool { return st.LeaderID == want })
+}
+
+func waitMembers(t *testing.T, n *clusterNode, count int) {
+	t.Helper()
+	waitCluster(t, n, func(st ops.Cluster) bool { return len(st.Members) == count && st.LeaderID != "" })
+}
+
+func waitCluster(t *testing.T, n *clusterNode, ok func(ops.Cluster) bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var last ops.Cluster
+	var err error
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		last, err = n.client().Cluster(ctx)
+		cancel()
+		if err == nil && ok(last) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("node %s: cluster status %+v (err %v) never got there\n%s", n.id, last, err, n.stderr)
+}
+
+func waitUsers(t *testing.T, n *clusterNode, want []string) {
+	t.Helper()
+	acked := map[string]bool{}
+	for _, u := range want {
+		acked[u] = true
+	}
+	checkAcked(t, n, acked)
+}
