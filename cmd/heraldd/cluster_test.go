@@ -210,3 +210,22 @@ func waitUsers(t *testing.T, n *clusterNode, want []string) {
 	}
 	checkAcked(t, n, acked)
 }
+
+// A daemon that cannot start undoes what it started and says why, rather
+// than crashing (a port in use, here).
+func TestStartFailureCleansUp(t *testing.T) {
+	d := startInProcess(t)
+	cfg := testConfig(t.TempDir())
+	cfg.C2S.Listen = []string{d.addrs["c2s"][0]}
+	_, err := start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("start on a taken port: %v", err)
+	}
+	// Its state directory was closed again: a new daemon can open it.
+	cfg.C2S.Listen = []string{"127.0.0.1:0"}
+	d2, err := start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("restart after a failed start: %v", err)
+	}
+	d2.close(context.Background())
+}

@@ -49,8 +49,8 @@ type daemon struct {
 
 // start builds and starts every component; on error it undoes what it
 // started.
-func start(cfg config.Config, log *slog.Logger) (d *daemon, err error) {
-	d = &daemon{cfg: cfg, log: log, addrs: map[string][]string{}}
+func start(cfg config.Config, log *slog.Logger) (_ *daemon, err error) {
+	d := &daemon{cfg: cfg, log: log, addrs: map[string][]string{}}
 	defer func() {
 		if err != nil {
 			d.close(context.Background())
