@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldxmpp/herald/cmd/internal/config"
 	"github.com/heraldxmpp/herald/ops"
 )
 
@@ -228,4 +229,29 @@ func TestStartFailureCleansUp(t *testing.T) {
 		t.Fatalf("restart after a failed start: %v", err)
 	}
 	d2.close(context.Background())
+}
+
+// Every node of a cluster derives the same dialback secret from the
+// cluster secret, so a dialback key is verifiable on any node; a single
+// node keeps its own across restarts.
+func TestDialbackSecretShared(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "cluster.secret")
+	os.WriteFile(secret, []byte("a-shared-cluster-secret-of-32-by\n"), 0o600)
+	a, b := testConfig(filepath.Join(dir, "a")), testConfig(filepath.Join(dir, "b"))
+	for _, c := range []*config.Config{&a, &b} {
+		c.Cluster.Bind, c.Cluster.SecretFile = "127.0.0.1:0", secret
+	}
+	ka, err1 := dialbackSecret(a)
+	kb, err2 := dialbackSecret(b)
+	if err1 != nil || err2 != nil || !bytes.Equal(ka, kb) || len(ka) != 32 {
+		t.Fatalf("cluster nodes: %x (%v) and %x (%v), want the same 32 bytes", ka, err1, kb, err2)
+	}
+	single := testConfig(filepath.Join(dir, "single"))
+	os.MkdirAll(single.DataDir, 0o700)
+	k1, _ := dialbackSecret(single)
+	k2, _ := dialbackSecret(single)
+	if !bytes.Equal(k1, k2) || bytes.Equal(k1, ka) {
+		t.Fatalf("single node secret not stable or equal to the cluster's: %x %x", k1, k2)
+	}
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -222,7 +224,7 @@ func (d *daemon) createS2S() error {
 			return fmt.Errorf("s2s.ca_file %s holds no PEM certificate", d.cfg.S2S.CAFile)
 		}
 	}
-	secret, err := dialbackSecret(d.cfg.DataDir)
+	secret, err := dialbackSecret(d.cfg)
 	if err != nil {
 		return err
 	}
@@ -249,11 +251,22 @@ func (d *daemon) createS2S() error {
 	return d.listen("s2s_tls", d.cfg.S2S.ListenTLS, true, srv.Serve)
 }
 
-// dialbackSecret returns the XEP-0185 key secret kept in the data
-// directory, made at first start, so that dialback keys stay valid across
-// restarts.
-func dialbackSecret(dir string) ([]byte, error) {
-	path := filepath.Join(dir, "dialback.secret")
+// dialbackSecret returns the XEP-0185 key secret. In a cluster it is
+// derived from the shared cluster secret, so that a key one node sends is
+// verified by whichever node the peer reaches; a single node keeps a
+// random one in its data directory, made at first start, so that keys
+// stay valid across restarts.
+func dialbackSecret(cfg config.Config) ([]byte, error) {
+	if cfg.Cluster.Bind != "" {
+		shared, err := os.ReadFile(cfg.Cluster.SecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading cluster.secret_file: %w", err)
+		}
+		m := hmac.New(sha256.New, bytes.TrimSpace(shared))
+		m.Write([]byte("herald dialback secret"))
+		return m.Sum(nil), nil
+	}
+	path := filepath.Join(cfg.DataDir, "dialback.secret")
 	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
 		return b, nil
 	}
