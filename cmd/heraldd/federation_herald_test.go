@@ -59,6 +59,9 @@ func herald2Herald(t *testing.T, oneCA bool) {
 	}
 	runFed(t, c, steps)
 	h2.waitPending(t, "carol@h2.test", "alice@h.test")
+	// h2.test is killed and restarted with the request pending: it is
+	// still delivered, nick included.
+	h2.restart(t)
 	res := runFed(t, c, []step{
 		{"client": "alice", "op": "connect"}, {"client": "alice", "op": "roster"}, {"client": "alice", "op": "presence"},
 		{"client": "carol", "op": "connect"}, {"client": "carol", "op": "roster"}, {"client": "carol", "op": "presence"},
