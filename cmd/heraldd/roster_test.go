@@ -66,7 +66,7 @@ func TestSubscriptionHandshakeToBothAndBack(t *testing.T) {
 		{"client": "alice", "op": "expect_presence", "type": "unavailable", "from_bare": "bob@localhost"},
 		{"client": "alice", "op": "roster", "expect": map[string]any{"bob@localhost": map[string]any{"subscription": "from"}}},
 		{"client": "bob", "op": "roster", "expect": map[string]any{"alice@localhost": map[string]any{"subscription": "to"}}},
-		// bob cancels alice's subscription to him (3.2): nothing is left.
+		// alice cancels bob's subscription to her (3.2): nothing is left.
 		{"client": "alice", "op": "presence_to", "to": "bob@localhost", "type": "unsubscribed"},
 		{"client": "bob", "op": "expect_presence", "type": "unsubscribed", "from_bare": "alice@localhost"},
 		{"client": "alice", "op": "roster", "expect": map[string]any{"bob@localhost": map[string]any{"subscription": "none", "ask": nil}}},
@@ -232,5 +232,34 @@ func TestPresenceBroadcast(t *testing.T) {
 		// mike's connection ends: lara gets his unavailable presence.
 		{"client": "mike", "op": "disconnect"},
 		{"client": "lara", "op": "expect_presence", "type": "unavailable", "from_bare": "mike@localhost"},
+	})
+}
+
+// The same unsubscribe and cancel, from the other side of a Both pair.
+func TestUnsubscribeAndCancelFromTheContactSide(t *testing.T) {
+	needSlixmpp(t)
+	d := startInProcess(t)
+	s := d.server()
+	c := users(t, s, map[string]string{"olga": "olga@localhost/o", "pete": "pete@localhost/p"})
+	subscribeBoth(d, "olga@localhost", "pete@localhost")
+	runSlixmpp(t, s, c, []step{
+		{"client": "olga", "op": "connect"}, {"client": "olga", "op": "roster"}, {"client": "olga", "op": "presence"},
+		{"client": "pete", "op": "connect"}, {"client": "pete", "op": "roster"}, {"client": "pete", "op": "presence"},
+		{"client": "olga", "op": "expect_presence", "type": "available", "from_bare": "pete@localhost"},
+		// pete stops his subscription to olga: he gets her unavailable.
+		{"client": "pete", "op": "presence_to", "to": "olga@localhost", "type": "unsubscribe"},
+		{"client": "olga", "op": "expect_presence", "type": "unsubscribe", "from_bare": "pete@localhost"},
+		{"client": "pete", "op": "expect_presence", "type": "unavailable", "from_bare": "olga@localhost"},
+		{"client": "pete", "op": "roster", "expect": map[string]any{"olga@localhost": map[string]any{"subscription": "from"}}},
+		// pete cancels olga's subscription to him: she gets his
+		// unavailable, then the cancellation.
+		{"client": "pete", "op": "presence_to", "to": "olga@localhost", "type": "unsubscribed"},
+		{"client": "olga", "op": "expect_presence", "type": "unavailable", "from_bare": "pete@localhost"},
+		{"client": "olga", "op": "expect_presence", "type": "unsubscribed", "from_bare": "pete@localhost"},
+		{"client": "olga", "op": "roster", "expect": map[string]any{"pete@localhost": map[string]any{"subscription": "none"}}},
+		{"client": "pete", "op": "roster", "expect": map[string]any{"olga@localhost": map[string]any{"subscription": "none"}}},
+		// No more presence crosses between them.
+		{"client": "pete", "op": "presence", "status": "still here"},
+		{"client": "olga", "op": "expect_no_presence", "type": "available", "from_bare": "pete@localhost"},
 	})
 }
