@@ -29,11 +29,11 @@ const (
 // session is one client stream. Its reader goroutine (run) owns every
 // field except q, which the writer side guards, and closeMu's fields.
 type session struct {
-	srv       *Server
-	conn      net.Conn
+	srv  *Server
+	conn net.Conn
 	// raw is the TCP connection under conn. Closing it never blocks,
 	// where closing a tls.Conn may try to send close_notify first.
-	raw net.Conn
+	raw       net.Conn
 	directTLS bool
 	dec       *xmlstream.Decoder
 

@@ -45,6 +45,7 @@ type inConn struct {
 	failures  int  // SASL failures
 	tokens    float64
 	last      time.Time // of the token bucket
+	throttled time.Time // since when the stream has been held back, or zero
 	headerOut atomic.Bool
 	lastUsed  atomic.Int64
 
@@ -104,6 +105,8 @@ func (c *inConn) run() {
 			return
 		}
 		if serr != nil {
+			c.srv.cfg.Log.Info("s2s: closing an inbound stream with an error", "peer", c.peerName(),
+				"condition", string(serr.Condition), "text", serr.Text)
 			c.streamError(serr)
 			return
 		}
@@ -278,6 +281,7 @@ func (c *inConn) element(el *stanza.Element) *xmlstream.StreamError {
 		return xmlstream.NewError(xmlstream.PolicyViolation, "STARTTLS is required")
 	}
 	if !c.take() {
+		c.srv.cfg.Log.Info("s2s: peer over the stanza rate for too long; closing", "peer", c.peerName())
 		return xmlstream.NewError(xmlstream.PolicyViolation, "too many stanzas")
 	}
 	switch {
@@ -307,7 +311,10 @@ func isStanza(el *stanza.Element) bool {
 }
 
 // take is the token bucket: RateLimit elements per second, RateBurst at
-// once.
+// once. A peer over the rate is slowed down, not cut off: the reader
+// waits for the next token, so TCP pushes back on the peer and nothing it
+// sent is lost. Only a peer that stays over the rate for MaxThrottle is
+// judged abusive, and take reports false.
 func (c *inConn) take() bool {
 	cfg := &c.srv.cfg
 	now := c.srv.now()
@@ -315,10 +322,20 @@ func (c *inConn) take() bool {
 		c.tokens = min(float64(cfg.RateBurst), c.tokens+cfg.RateLimit*now.Sub(c.last).Seconds())
 	}
 	c.last = now
-	if c.tokens < 1 {
+	if c.tokens >= 1 {
+		c.tokens--
+		c.throttled = time.Time{}
+		return true
+	}
+	if c.throttled.IsZero() {
+		c.throttled = now
+	} else if now.Sub(c.throttled) > cfg.MaxThrottle {
 		return false
 	}
-	c.tokens--
+	wait := time.Duration((1 - c.tokens) / cfg.RateLimit * float64(time.Second))
+	time.Sleep(wait)
+	c.last = c.last.Add(wait)
+	c.tokens = 0
 	return true
 }
 

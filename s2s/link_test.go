@@ -318,9 +318,11 @@ func TestGarbageClosesOnlyThatStream(t *testing.T) {
 	b.router.wait(t, wait, "after", hasBody("after"))
 }
 
+// A peer over the rate is held back and loses nothing; one that stays
+// over it for MaxThrottle is cut off.
 func TestRateLimit(t *testing.T) {
 	w := newWorld(t)
-	b := w.start("b.test", true, func(c *Config) { c.RateLimit = 10; c.RateBurst = 20 })
+	b := w.start("b.test", true, func(c *Config) { c.RateLimit = 10; c.RateBurst = 20; c.MaxThrottle = 500 * time.Millisecond })
 	p := authed(t, w, b.ln.Addr(), "a.test", "b.test")
 	var sb strings.Builder
 	for i := range 100 {
@@ -328,8 +330,26 @@ func TestRateLimit(t *testing.T) {
 	}
 	p.send(sb.String())
 	p.expectStreamError(xmlstream.PolicyViolation)
-	if n := len(b.router.all()); n > 25 {
-		t.Errorf("%d stanzas got through a burst of 20", n)
+	if n := len(b.router.all()); n < 20 || n > 30 {
+		t.Errorf("%d stanzas got through a burst of 20 and half a second at 10/s", n)
+	}
+}
+
+func TestRateLimitHoldsBackWithoutLoss(t *testing.T) {
+	w := newWorld(t)
+	b := w.start("b.test", true, func(c *Config) { c.RateLimit = 200; c.RateBurst = 10; c.MaxThrottle = 10 * time.Second })
+	p := authed(t, w, b.ln.Addr(), "a.test", "b.test")
+	var sb strings.Builder
+	for i := range 60 {
+		sb.WriteString(`<message from='alice@a.test' to='bob@b.test'><body>` + itoa(i) + `</body></message>`)
+	}
+	p.send(sb.String())
+	deadline := time.Now().Add(10 * time.Second)
+	for len(b.router.all()) < 60 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := len(b.router.all()); n != 60 {
+		t.Fatalf("%d of 60 stanzas delivered over a throttled stream", n)
 	}
 }
 

@@ -92,9 +92,13 @@ type Config struct {
 	SubscriptionRetry time.Duration
 	// RateLimit and RateBurst are the token bucket of one inbound stream:
 	// first-level elements per second, and the burst. A peer over the
-	// limit is cut off with <policy-violation/>. Defaults 200 and 1000.
+	// limit is slowed down (its stream is read more slowly). Defaults 2000
+	// and 5000.
 	RateLimit float64
 	RateBurst int
+	// MaxThrottle is how long a stream may stay over RateLimit (held back,
+	// nothing lost) before it is cut off with policy-violation. Default 30s.
+	MaxThrottle time.Duration
 
 	Log *slog.Logger
 	// Dial opens TCP connections; nil means a net.Dialer.
@@ -124,10 +128,13 @@ func (c *Config) defaults() {
 		c.SubscriptionRetry = time.Hour
 	}
 	if c.RateLimit <= 0 {
-		c.RateLimit = 200
+		c.RateLimit = 2000
 	}
 	if c.RateBurst <= 0 {
-		c.RateBurst = 1000
+		c.RateBurst = 5000
+	}
+	if c.MaxThrottle <= 0 {
+		c.MaxThrottle = 30 * time.Second
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
