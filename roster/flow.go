@@ -41,12 +41,9 @@ func (s *Service) outbound(user, contact jid.JID, st *stanza.Element) *stanza.Er
 	if k == Subscribe && !s.allowSubscribe(user.String()) {
 		return stanza.NewError(stanza.ResourceConstraint, "too many subscription requests; wait a minute")
 	}
-	eff, serr := s.apply(Op{Kind: OpOut, User: user.String(), Contact: contact.String(), Sub: k}, nil)
+	eff, serr := s.apply(Op{Kind: OpOut, User: user.String(), Contact: contact.String(), Sub: k}, nil, nil)
 	if serr != nil {
 		return serr
-	}
-	if eff.Push {
-		s.push(user, eff.After, eff.Ver)
 	}
 	// RFC 6121 3.2.2: the unavailable presence goes out while the contact
 	// is still subscribed, before the "unsubscribed"; 3.1.5: the current
@@ -111,7 +108,13 @@ func (s *Service) Inbound(st *stanza.Element, contact, user jid.JID) {
 	if k == Subscribe {
 		req = &Request{From: contact.String(), Stanza: in, At: s.Now()}
 	}
-	eff, serr := s.apply(Op{Kind: OpIn, User: user.String(), Contact: contact.String(), Sub: k}, req)
+	// The stanza reaches the user before the roster push it causes (RFC
+	// 6121 3.1.6, 3.2.3, 3.3.3).
+	eff, serr := s.apply(Op{Kind: OpIn, User: user.String(), Contact: contact.String(), Sub: k}, req, func(e Effect) {
+		if e.In.Deliver {
+			s.deliverNotification(user, in, k)
+		}
+	})
 	if serr != nil {
 		// The contact learns why (a local contact through its resources).
 		if s.Send.IsLocal(contact.Domain()) {
@@ -120,12 +123,6 @@ func (s *Service) Inbound(st *stanza.Element, contact, user jid.JID) {
 			s.Send.Remote(r, user, contact)
 		}
 		return
-	}
-	if eff.Push {
-		s.push(user, eff.After, eff.Ver)
-	}
-	if eff.In.Deliver {
-		s.deliverNotification(user, in, k)
 	}
 	// As on the outbound side: unavailable before an automatic
 	// "unsubscribed", current presence after an automatic "subscribed".

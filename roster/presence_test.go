@@ -61,6 +61,7 @@ func TestPure(t *testing.T) {
 		// The service carries out effects through interfaces; "time" is
 		// there for durations only, the clock comes in through Service.Now.
 		"context":                         true,
+		"hash/maphash":                    true,
 		"errors":                          true,
 		"log/slog":                        true,
 		"sync":                            true,

@@ -3,6 +3,7 @@ package roster
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -82,6 +83,9 @@ type Service struct {
 
 	pushID atomic.Uint64
 
+	// stripes serialize apply-and-push per user (see apply).
+	stripes [64]sync.Mutex
+
 	mu       sync.Mutex
 	buckets  map[string]*bucket
 	directed map[jid.JID]map[jid.JID]bool // full JID -> recipients of directed presence
@@ -94,6 +98,8 @@ type bucket struct {
 
 const writeTimeout = 5 * time.Second
 
+var stripeSeed = maphash.MakeSeed()
+
 func (s *Service) log() *slog.Logger {
 	if s.Log != nil {
 		return s.Log
@@ -101,12 +107,28 @@ func (s *Service) log() *slog.Logger {
 	return slog.Default()
 }
 
-// apply runs one command and translates store failures for the sender.
-func (s *Service) apply(op Op, req *Request) (Effect, *stanza.Error) {
+// apply runs one command, then the effect's roster push, and translates
+// store failures for the sender. Commands on one user's roster are applied
+// and pushed one at a time on this node, so the user's resources see the
+// pushes in version order (RFC 6121 2.6.3). before, when set, runs between
+// the commit and the push: an inbound stanza is delivered before the push
+// it causes (RFC 6121 3.1.6, 3.2.3, 3.3.3).
+func (s *Service) apply(op Op, req *Request, before func(Effect)) (Effect, *stanza.Error) {
+	mu := &s.stripes[maphash.String(stripeSeed, op.User)%uint64(len(s.stripes))]
+	mu.Lock()
+	defer mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
 	e, err := s.Store.Apply(ctx, op, req)
 	if err == nil {
+		if before != nil {
+			before(e)
+		}
+		if e.Push {
+			if user, perr := jid.Parse(op.User); perr == nil {
+				s.push(user, e.After, e.Ver)
+			}
+		}
 		return e, nil
 	}
 	var se *SetError
@@ -246,24 +268,15 @@ func checkItem(user, contact jid.JID) (jid.JID, *stanza.Error) {
 
 // setItem is a checked roster set (2.3.2): every success is pushed.
 func (s *Service) setItem(user, contact jid.JID, name string, groups []string) *stanza.Error {
-	eff, serr := s.apply(Op{Kind: OpSet, User: user.String(), Contact: contact.String(), Name: name, Groups: groups}, nil)
-	if serr != nil {
-		return serr
-	}
-	if eff.Push {
-		s.push(user, eff.After, eff.Ver)
-	}
-	return nil
+	_, serr := s.apply(Op{Kind: OpSet, User: user.String(), Contact: contact.String(), Name: name, Groups: groups}, nil, nil)
+	return serr
 }
 
 // removeItem is a checked roster removal (2.5.2).
 func (s *Service) removeItem(user, contact jid.JID) *stanza.Error {
-	eff, serr := s.apply(Op{Kind: OpRemove, User: user.String(), Contact: contact.String()}, nil)
+	eff, serr := s.apply(Op{Kind: OpRemove, User: user.String(), Contact: contact.String()}, nil, nil)
 	if serr != nil {
 		return serr
-	}
-	if eff.Push {
-		s.push(user, eff.After, eff.Ver)
 	}
 	// 2.5.2: removing an item cancels the subscriptions both ways. The
 	// record is already gone, so the stanzas are not sent through

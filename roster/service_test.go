@@ -178,7 +178,7 @@ func svcOnBehalf(t *testing.T, viaIQ bool) {
 	}
 	svcExpect(t, "juliet after approving", send.take(juliet), "push romeo@example.com from")
 	svcExpect(t, "romeo after juliet approved", send.take(romeo),
-		"push juliet@example.com to", "presence subscribed juliet@example.com", "presence available juliet@example.com/r")
+		"presence subscribed juliet@example.com", "push juliet@example.com to", "presence available juliet@example.com/r")
 	if reqs, _ := store.Requests(juliet.String()); len(reqs) != 0 {
 		t.Errorf("the request is still stored after approval: %v", reqs)
 	}
@@ -206,7 +206,7 @@ func svcOnBehalf(t *testing.T, viaIQ bool) {
 	svcExpect(t, "juliet after removing romeo", send.take(juliet), "push romeo@example.com remove")
 	// 3.2.2: unavailable presence first, then the "unsubscribed".
 	svcExpect(t, "romeo after juliet removed him", send.take(romeo),
-		"presence unavailable juliet@example.com/r", "push juliet@example.com none", "presence unsubscribed juliet@example.com")
+		"presence unavailable juliet@example.com/r", "presence unsubscribed juliet@example.com", "push juliet@example.com none")
 	if it, _, _ := store.Get(romeo.String(), juliet.String()); it.State != (State{}) {
 		t.Errorf("romeo's item for juliet is %s after she removed him, want None", it.State.Name())
 	}
@@ -229,5 +229,5 @@ func TestCancelSendsUnavailableFirst(t *testing.T) {
 	send.take(juliet)
 	s.Outbound(juliet, romeo, stanza.NewElement(stanza.NSClient, "presence").Set("type", "unsubscribed"))
 	svcExpect(t, "romeo after juliet cancelled", send.take(romeo),
-		"presence unavailable juliet@example.com/r", "push juliet@example.com none", "presence unsubscribed juliet@example.com")
+		"presence unavailable juliet@example.com/r", "presence unsubscribed juliet@example.com", "push juliet@example.com none")
 }

@@ -172,7 +172,7 @@ func TestAdminRosterPending(t *testing.T) {
 	expect(t, "bob's roster after approval", items(t, c, "bob@localhost"), "alice@localhost to")
 	expect(t, "alice's resource after approval", aliceRes.take(), "push bob@localhost from")
 	expect(t, "bob's resource after approval", bobRes.take(),
-		"push alice@localhost to", "presence subscribed alice@localhost", "presence available alice@localhost/desk")
+		"presence subscribed alice@localhost", "push alice@localhost to", "presence available alice@localhost/desk")
 
 	err = c.ApproveRequest(ctx, "alice@localhost", "bob@localhost")
 	if !errors.Is(err, ops.ErrNotFound) || !strings.Contains(err.Error(), "no pending subscription request from bob@localhost") {
@@ -230,7 +230,7 @@ func TestAdminRosterPending(t *testing.T) {
 	expect(t, "alice's resource after removing", aliceRes.take(),
 		"push erin@example.org none", "push erin@example.org remove", "push bob@localhost remove")
 	expect(t, "bob's resource after alice removed him", bobRes.take(),
-		"presence unavailable alice@localhost/desk", "push alice@localhost none", "presence unsubscribed alice@localhost")
+		"presence unavailable alice@localhost/desk", "presence unsubscribed alice@localhost", "push alice@localhost none")
 	err = c.RemoveRosterItem(ctx, "alice@localhost", "bob@localhost")
 	if !errors.Is(err, ops.ErrNotFound) || !strings.Contains(err.Error(), "no roster item for bob@localhost") {
 		t.Errorf("removing an absent item: %v", err)
