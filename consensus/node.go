@@ -100,6 +100,8 @@ type Node struct {
 	net        *clusterNet
 	peers      *peerTransport
 	fwd        *forwarder
+	pmu        sync.Mutex
+	pm         *peerMgr      // the peer channel, once SetPeerHandler ran (peer.go)
 	leaderWait time.Duration // how long lead looks for a leader (ErrNoQuorum)
 	lmu        sync.Mutex
 	lch        chan struct{} // closed at the next leader change; see leaderWatch
@@ -215,7 +217,7 @@ func (n *Node) open() error {
 		return fmt.Errorf("consensus: start raft: %w", err)
 	}
 	if n.net != nil {
-		n.net.start(n.serveForward)
+		n.net.start(n.serveForward, n.servePeer)
 		n.watchLeader()
 	}
 	if !existing && (cfg.Bootstrap || n.ownTrans != nil) {
@@ -343,6 +345,9 @@ func (n *Node) Close() error {
 		if n.raft != nil {
 			shutdown = n.raft.Shutdown()
 		}
+		if pm := n.peerMgr(); pm != nil {
+			pm.close()
+		}
 		if n.net != nil {
 			// Cut the network while Raft stops, so that none of its
 			// goroutines waits out an I/O deadline on a silent peer.
@@ -353,6 +358,9 @@ func (n *Node) Close() error {
 		}
 		if n.fwd != nil {
 			n.fwd.close()
+		}
+		if pm := n.peerMgr(); pm != nil {
+			pm.wg.Wait()
 		}
 		if n.ownTrans != nil {
 			errs = append(errs, n.ownTrans.Close())

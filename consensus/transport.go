@@ -18,12 +18,12 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// The cluster port: one TCP listener carries Raft's traffic and the
-// forwarding channel (forward.go). Every connection, in either direction,
+// The cluster port: one TCP listener carries Raft's traffic, the
+// forwarding channel (forward.go) and the peer channel (peer.go). Every connection, in either direction,
 // opens with a handshake that picks the channel and proves on both sides
 // that the peer knows the shared cluster secret:
 //
-//	dialer   -> listener  channel (1 byte: 'R' Raft, 'F' forwarding)
+//	dialer   -> listener  channel (1 byte: 'R' Raft, 'F' forwarding, 'P' peer)
 //	                      | version (1 byte, handshakeVersion)
 //	                      | nonceD (32 random bytes)
 //	listener -> dialer    nonceL (32 random bytes)
@@ -107,7 +107,7 @@ func acceptHandshake(c io.ReadWriter, secret []byte) (byte, error) {
 		return 0, fmt.Errorf("handshake: %w", err)
 	}
 	ch := hello[0]
-	if ch != chanRaft && ch != chanForward {
+	if ch != chanRaft && ch != chanForward && ch != chanPeer {
 		return 0, fmt.Errorf("handshake: unknown channel %#x", ch)
 	}
 	if hello[1] != handshakeVersion {
@@ -142,6 +142,7 @@ type clusterNet struct {
 	raftClosed chan struct{}
 	raftOnce   sync.Once
 	serveFwd   func(net.Conn) // runs one forwarding connection
+	servePeer  func(net.Conn) // runs one peer connection (peer.go)
 	hs         chan struct{}  // handshake slots
 
 	mu       sync.Mutex
@@ -185,8 +186,8 @@ func listenCluster(bind, advertise string, secret []byte, log *slog.Logger) (*cl
 
 // start accepts connections until Close; serveFwd runs each forwarding
 // connection.
-func (cn *clusterNet) start(serveFwd func(net.Conn)) {
-	cn.serveFwd = serveFwd
+func (cn *clusterNet) start(serveFwd, servePeer func(net.Conn)) {
+	cn.serveFwd, cn.servePeer = serveFwd, servePeer
 	cn.wg.Go(cn.acceptLoop)
 }
 
@@ -260,6 +261,8 @@ func (cn *clusterNet) handle(c net.Conn) {
 		}
 	case chanForward:
 		cn.serveFwd(tc)
+	case chanPeer:
+		cn.servePeer(tc)
 	}
 }
 

@@ -119,7 +119,7 @@ func TestIsolate(t *testing.T) {
 	cn.start(func(c net.Conn) {
 		served <- c
 		io.Copy(io.Discard, c)
-	})
+	}, func(c net.Conn) { c.Close() })
 	other, err := listenCluster("127.0.0.1:0", "", testSecret, testLog(t))
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,12 @@
 // disco, XEP-0199 ping, XEP-0092 version, and a mux other packages add
 // handlers to).
 //
+// In a cluster, a Cluster (remote.go) hooks the resources of the other
+// nodes into the Registry, announces this node's changes to them over the
+// cluster's peer channel and forwards stanzas to the node that holds a
+// session; when a node goes away its entries are dropped and one survivor
+// sends the unavailable presence its resources owed.
+//
 // Its subpackages hold the shared XMPP primitives: jid (RFC 7622
 // addresses), stanza (the element tree and stanza errors) and xmlstream
 // (the restricted-XML stream reader and writer).

@@ -3,6 +3,7 @@ package delivery
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 
 	"github.com/heraldxmpp/herald/delivery/jid"
 	"github.com/heraldxmpp/herald/delivery/stanza"
@@ -44,9 +45,14 @@ const shardCount = 32
 // Registry is the node-local table of connected resources, keyed by bare
 // JID. It is safe for concurrent use; each shard has its own lock so that
 // logins and presence changes on different accounts do not contend.
+//
+// With a Cluster attached (NewCluster), Resources and Get also answer with
+// the resources of other nodes, and every local change is announced to
+// them (remote.go); Count and All stay node-local.
 type Registry struct {
-	seed   maphash.Seed
-	shards [shardCount]shard
+	seed    maphash.Seed
+	shards  [shardCount]shard
+	cluster atomic.Pointer[Cluster]
 }
 
 type shard struct {
@@ -87,25 +93,34 @@ const (
 // Bind registers sink under full. When full is already bound, policy
 // decides: rename calls gen for a new resourcepart until one is free,
 // refuse returns ok=false, replace evicts the old entry and returns its
-// sink as old.
+// sink as old. A full JID bound on another node of the cluster is refused
+// under ConflictRefuse and renamed otherwise (remote.go).
 func (r *Registry) Bind(full jid.JID, sink Sink, policy Conflict, gen func() string) (bound jid.JID, old Sink, ok bool) {
 	bare := full.Bare().String()
 	sh := r.shard(bare)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	c := r.cluster.Load()
 	list := sh.users[bare]
 	for {
 		i := indexOf(list, full)
-		if i < 0 {
-			sh.users[bare] = append(list, Resource{JID: full, Sink: sink})
+		if i < 0 && (c == nil || !c.has(full)) {
+			res := Resource{JID: full, Sink: sink}
+			sh.users[bare] = append(list, res)
+			if c != nil {
+				c.announce(res, false)
+			}
 			return full, old, true
 		}
-		switch policy {
-		case ConflictRefuse:
+		switch {
+		case policy == ConflictRefuse:
 			return jid.JID{}, nil, false
-		case ConflictReplace:
+		case policy == ConflictReplace && i >= 0:
 			old = list[i].Sink
 			list[i] = Resource{JID: full, Sink: sink}
+			if c != nil {
+				c.announce(list[i], false)
+			}
 			return full, old, true
 		default:
 			next, err := full.WithResource(gen())
@@ -130,6 +145,9 @@ func (r *Registry) Unbind(full jid.JID, sink Sink) (Resource, bool) {
 		return Resource{}, false
 	}
 	res := list[i]
+	if c := r.cluster.Load(); c != nil {
+		c.announce(res, true)
+	}
 	list = append(list[:i:i], list[i+1:]...)
 	if len(list) == 0 {
 		delete(sh.users, bare)
@@ -154,11 +172,29 @@ func (r *Registry) Update(full jid.JID, fn func(*Resource)) (before, after Resou
 	}
 	before = list[i]
 	fn(&list[i])
-	return before, list[i], true
+	after = list[i]
+	if c := r.cluster.Load(); c != nil && (before.Available != after.Available ||
+		before.Priority != after.Priority || before.Interested != after.Interested ||
+		before.Presence != after.Presence) {
+		c.announce(after, false)
+	}
+	return before, after, true
 }
 
-// Get returns the entry for a full JID.
+// Get returns the entry for a full JID: the local one, else one on another
+// node.
 func (r *Registry) Get(full jid.JID) (Resource, bool) {
+	if res, ok := r.getLocal(full); ok {
+		return res, true
+	}
+	if c := r.cluster.Load(); c != nil {
+		return c.get(full)
+	}
+	return Resource{}, false
+}
+
+// getLocal returns the entry for a full JID bound on this node.
+func (r *Registry) getLocal(full jid.JID) (Resource, bool) {
 	bare := full.Bare().String()
 	sh := r.shard(bare)
 	sh.mu.RLock()
@@ -170,17 +206,21 @@ func (r *Registry) Get(full jid.JID) (Resource, bool) {
 	return Resource{}, false
 }
 
-// Resources appends every connected resource of bare to dst.
+// Resources appends every connected resource of bare to dst, those of
+// this node first, then those of other nodes.
 func (r *Registry) Resources(dst []Resource, bare jid.JID) []Resource {
 	b := bare.Bare().String()
 	sh := r.shard(b)
 	sh.mu.RLock()
 	dst = append(dst, sh.users[b]...)
 	sh.mu.RUnlock()
+	if c := r.cluster.Load(); c != nil {
+		dst = c.appendResources(dst, b)
+	}
 	return dst
 }
 
-// Count returns the number of connected resources.
+// Count returns the number of resources connected to this node.
 func (r *Registry) Count() int {
 	n := 0
 	for i := range r.shards {
@@ -194,7 +234,8 @@ func (r *Registry) Count() int {
 	return n
 }
 
-// All calls fn for every connected resource until fn returns false. fn
+// All calls fn for every resource connected to this node until fn returns
+// false. fn
 // runs without any registry lock held.
 func (r *Registry) All(fn func(Resource) bool) {
 	var buf []Resource

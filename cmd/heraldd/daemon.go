@@ -154,6 +154,7 @@ func (d *daemon) createC2S(domains map[string]bool) error {
 	}
 	d.router.Presence = rs
 	d.roster = rs
+	d.shareSessions(reg, rs)
 	svc.HandleUser(stanza.Name{Space: roster.NSRoster, Local: "query"}, rs.HandleIQ)
 	conflict := map[string]delivery.Conflict{
 		"rename": delivery.ConflictRename, "refuse": delivery.ConflictRefuse, "replace": delivery.ConflictReplace,

@@ -106,7 +106,7 @@ func (s server) addUser(t *testing.T, jid, password string) {
 type child struct {
 	cmd *exec.Cmd
 	server
-	stderr *bytes.Buffer
+	stderr *logBuf // read while the process runs: locked
 }
 
 var runningLine = regexp.MustCompile(`c2s_starttls=(\S+) c2s_directtls=(\S+)`)
@@ -129,13 +129,13 @@ func startChildWith(t *testing.T, dir string, args ...string) *child {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &child{cmd: cmd, stderr: &bytes.Buffer{}}
+	c := &child{cmd: cmd, stderr: &logBuf{}}
 	found := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			line := sc.Text()
-			c.stderr.WriteString(line + "\n")
+			c.stderr.Write([]byte(line + "\n"))
 			if m := runningLine.FindStringSubmatch(line); m != nil {
 				found <- m
 			}
