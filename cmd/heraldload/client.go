@@ -137,19 +137,6 @@ func (c *client) readElement() (*stanza.Element, error) {
 	return ev.Element, nil
 }
 
-// waitPresence reads until presence of type typ from the bare JID from.
-func (c *client) waitPresence(from, typ string) bool {
-	for {
-		el, err := c.readElement()
-		if err != nil {
-			return false
-		}
-		if el.Name.Local == "presence" && el.Get("type") == typ && bare(el.Get("from")) == from {
-			return true
-		}
-	}
-}
-
 // readStanza returns the local name of the next stanza.
 func (c *client) readStanza() (string, error) {
 	ev, err := c.dec.Next()

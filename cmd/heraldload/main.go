@@ -11,15 +11,17 @@
 //	heraldload chat -addr H:P -domain D -users u%d -password P -pairs 50 -duration 10s -pid PID
 //	    pairs of sessions send chat messages to each other as fast as the
 //	    server delivers them; reports delivered msgs/s and, with -pid,
-//	    server CPU time per message (from /proc/PID/stat).
+//	    server CPU time per message (from /proc/PID/stat). After the run
+//	    it waits for the messages still in flight and reports any that
+//	    never arrived as lost.
 //
 //	heraldload create -admin SOCKET -n 1000
 //	    only creates the accounts, through Herald's admin API.
 //
 //	heraldload subs -addr H:P -domain D [-addr2 H2:P2 -domain2 D2] -pairs 20 -duration 10s
 //	    pairs run subscription handshakes (subscribe, subscribed,
-//	    unsubscribe, unsubscribed: RFC 6121 3.1-3.3) as fast as the servers
-//	    carry them, and report complete cycles per second; with -addr2 the
+//	    unsubscribe: RFC 6121 3.1, 3.3) as fast as the servers carry
+//	    them, and report complete cycles per second; with -addr2 the
 //	    contacts are on another domain, so every stanza crosses s2s.
 //
 // With -addr2, the receiving half of each chat/subs pair (odd account
@@ -201,15 +203,16 @@ func chat(o options, stdout io.Writer) error {
 			c.close()
 		}
 	}()
-	var delivered atomic.Int64
+	var delivered, sent atomic.Int64
 	ctx, cancel := context.WithTimeout(context.Background(), o.duration)
 	defer cancel()
 	cpu0 := cpuTime(o.pid)
 	start := time.Now()
-	var wg sync.WaitGroup
+	var wg, senders sync.WaitGroup
 	for p := 0; p < o.pairs; p++ {
 		a, b := clients[2*p], clients[2*p+1]
-		wg.Add(2)
+		wg.Add(1)
+		senders.Add(1)
 		// Receiver: counts messages; sender: keeps a window of 32 in flight
 		// so the server, not the client, is the bottleneck.
 		window := make(chan struct{}, 32)
@@ -230,7 +233,7 @@ func chat(o options, stdout io.Writer) error {
 			}
 		}()
 		go func() {
-			defer wg.Done()
+			defer senders.Done()
 			msg := []byte("<message type='chat' to='" + b.jid + "'><body>load test message with a body of ordinary length</body></message>")
 			for ctx.Err() == nil {
 				select {
@@ -241,6 +244,7 @@ func chat(o options, stdout io.Writer) error {
 				if err := a.send(msg); err != nil {
 					return
 				}
+				sent.Add(1)
 			}
 		}()
 	}
@@ -248,11 +252,28 @@ func chat(o options, stdout io.Writer) error {
 	elapsed := time.Since(start)
 	n := delivered.Load()
 	cpu1 := cpuTime(o.pid)
+	// The senders stop; wait for what is still in flight, until all has
+	// arrived or nothing more has for 2s (10s at most), so that messages a
+	// server dropped show up as lost rather than as in flight. A sender
+	// stuck in a write to a server that stopped reading gives up after 10s.
+	for _, c := range clients {
+		c.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	}
+	senders.Wait()
+	total := sent.Load()
+	for last, quiet, end := delivered.Load(), time.Now(), time.Now().Add(10*time.Second); last < total && time.Since(quiet) < 2*time.Second && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+		if d := delivered.Load(); d != last {
+			last, quiet = d, time.Now()
+		}
+	}
+	lost := total - delivered.Load()
 	for _, c := range clients {
 		c.close()
 	}
 	wg.Wait()
 	fmt.Fprintf(stdout, "pairs %d delivered %d messages in %v: %.0f msgs/s\n", o.pairs, n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds())
+	fmt.Fprintf(stdout, "sent %d, lost %d (never delivered)\n", total, lost)
 	if o.pid != 0 && n > 0 {
 		fmt.Fprintf(stdout, "server cpu %.2fs, %.1f us per message\n", (cpu1 - cpu0).Seconds(), float64((cpu1-cpu0).Microseconds())/float64(n))
 	}
