@@ -92,8 +92,9 @@ type Config struct {
 	SubscriptionRetry time.Duration
 	// RateLimit and RateBurst are the token bucket of one inbound stream:
 	// first-level elements per second, and the burst. A peer over the
-	// limit is slowed down (its stream is read more slowly). Defaults 2000
-	// and 5000.
+	// limit is slowed down (its stream is read more slowly). Defaults
+	// 10,000 and 20,000: far above what one domain normally sends another,
+	// low enough that one peer cannot monopolize a core.
 	RateLimit float64
 	RateBurst int
 	// MaxThrottle is how long a stream may stay over RateLimit (held back,
@@ -128,10 +129,10 @@ func (c *Config) defaults() {
 		c.SubscriptionRetry = time.Hour
 	}
 	if c.RateLimit <= 0 {
-		c.RateLimit = 2000
+		c.RateLimit = 10000
 	}
 	if c.RateBurst <= 0 {
-		c.RateBurst = 5000
+		c.RateBurst = 20000
 	}
 	if c.MaxThrottle <= 0 {
 		c.MaxThrottle = 30 * time.Second
