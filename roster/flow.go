@@ -65,11 +65,12 @@ func (s *Service) outbound(user, contact jid.JID, st *stanza.Element) *stanza.Er
 // bounce returns an error to every resource of the user (the stanza came
 // from one of them, stamped with the bare JID).
 func (s *Service) bounce(st *stanza.Element, user jid.JID, e *stanza.Error) {
+	// RFC 6120 8.3.1: the error comes from the address the stanza was
+	// sent to, so the client can tell which request failed.
 	r := stanza.Bounce(st, e)
 	if r == nil {
 		return
 	}
-	r.Del("from")
 	for _, res := range s.Send.Resources(user) {
 		s.Send.Deliver(res.JID, r)
 	}

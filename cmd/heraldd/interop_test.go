@@ -592,6 +592,18 @@ type fedClient struct {
 // runSlixmpp without the single server.
 func runFed(t *testing.T, clients map[string]fedClient, steps []step) []result {
 	t.Helper()
+	return runFedMode(t, clients, steps, false)
+}
+
+// runFedPartial is runFed for scenarios expected to stop at a failed step:
+// it returns the results of the steps that ran.
+func runFedPartial(t *testing.T, clients map[string]fedClient, steps []step) []result {
+	t.Helper()
+	return runFedMode(t, clients, steps, true)
+}
+
+func runFedMode(t *testing.T, clients map[string]fedClient, steps []step, partial bool) []result {
+	t.Helper()
 	sc := map[string]any{"clients": clients, "steps": steps}
 	b, _ := json.Marshal(sc)
 	f := filepath.Join(t.TempDir(), "scenario.json")
@@ -617,7 +629,7 @@ func runFed(t *testing.T, clients map[string]fedClient, steps []step) []result {
 		}
 		results = append(results, r)
 	}
-	if err != nil || len(results) != len(steps) {
+	if !partial && (err != nil || len(results) != len(steps)) {
 		failed := ""
 		if n := len(results); n > 0 && n <= len(steps) {
 			st, _ := json.Marshal(steps[n-1])

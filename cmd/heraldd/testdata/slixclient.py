@@ -44,7 +44,8 @@ class Client(slixmpp.ClientXMPP):
         self.roster.auto_subscribe = False
         self.presences = asyncio.Queue()
         self.pushes = asyncio.Queue()
-        self.add_event_handler("presence", lambda p: self.presences.put_nowait(p))
+        self.presence_errors = []
+        self.add_event_handler("presence", self._presence)
         self.add_event_handler("roster_update", self._roster_update)
         if spec.get("no_cb"):
             # A client without channel-binding support: it must send the
@@ -77,6 +78,11 @@ class Client(slixmpp.ClientXMPP):
     def _failed(self, err):
         self.failed = (str(err) or "authentication failed") + " after " + "; ".join(self.failures)
         self.started.set()
+
+    def _presence(self, p):
+        if p["type"] == "error":
+            self.presence_errors.append(p)
+        self.presences.put_nowait(p)
 
     def _roster_update(self, iq):
         if iq["type"] == "set":
@@ -154,6 +160,11 @@ async def run(sc):
                     nick.text = step["nick"]
                 p.send()
                 await c.plugin["xep_0199"].ping(jid=c.boundjid.domain, timeout=TIMEOUT)
+                # A refusal comes back before the ping's answer.
+                for e in c.presence_errors:
+                    if e["from"].bare == step["to"]:
+                        c.presence_errors.remove(e)
+                        raise RuntimeError("refused: %s" % e["error"]["condition"])
             elif op == "expect_presence":
                 c = clients[name]
                 while True:
