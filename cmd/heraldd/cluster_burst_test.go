@@ -3,10 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"os"
-	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 )
@@ -20,18 +16,8 @@ import (
 // ask="subscribe" in the requester's roster.
 func TestClusterSubscriptionBurstLeaderKilled(t *testing.T) {
 	needSlixmpp(t)
-	base := t.TempDir()
-	secret := filepath.Join(base, "cluster.secret")
-	os.WriteFile(secret, []byte("a-shared-cluster-secret-of-32-by"), 0o600)
-	addrs := []string{"127.0.0.1:17451", "127.0.0.1:17452", "127.0.0.1:17453"}
-	nodes := []*clusterNode{startNode(t, "n1", filepath.Join(base, "n1"), addrs[0], secret, "-bootstrap")}
-	waitLeader(t, nodes[0], "n1")
-	nodes = append(nodes,
-		startNode(t, "n2", filepath.Join(base, "n2"), addrs[1], secret, "-join", addrs[0]),
-		startNode(t, "n3", filepath.Join(base, "n3"), addrs[2], secret, "-join", addrs[0]))
-	for _, n := range nodes {
-		waitMembers(t, n, 3)
-	}
+	c := startCluster(t, 17450)
+	nodes := c.nodes
 	const contacts = 60
 	nodes[1].addUser(t, "req@localhost", "password-req")
 	var names []string
@@ -42,10 +28,7 @@ func TestClusterSubscriptionBurstLeaderKilled(t *testing.T) {
 	}
 	waitUsers(t, nodes[2], names)
 
-	host, port, _ := net.SplitHostPort(nodes[1].c2s)
-	p, _ := strconv.Atoi(port)
-	req := fedClient{clientSpec: clientSpec{JID: "req@localhost/r", Password: "password-req", Mech: "SCRAM-SHA-256", NoCB: true},
-		Host: host, Port: p, CAFile: nodes[1].cafile}
+	req := clientAt(nodes[1], clientSpec{JID: "req@localhost/r", Password: "password-req", Mech: "SCRAM-SHA-256", NoCB: true})
 	steps := []step{{"client": "req", "op": "connect"}, {"client": "req", "op": "presence"}}
 	for _, c := range names {
 		steps = append(steps, step{"client": "req", "op": "presence_to", "to": c, "type": "subscribe"})
@@ -67,7 +50,7 @@ func TestClusterSubscriptionBurstLeaderKilled(t *testing.T) {
 	if len(acked) == contacts {
 		t.Log("every request was acknowledged: the kill landed while the burst went on, through the new leader")
 	}
-	nodes[0] = startNode(t, "n1", filepath.Join(base, "n1"), addrs[0], secret)
+	nodes[0] = c.restart(t, 0)
 	for _, n := range nodes {
 		checkRequests(t, n, acked)
 	}

@@ -1,10 +1,6 @@
 package main
 
 import (
-	"net"
-	"os"
-	"path/filepath"
-	"strconv"
 	"testing"
 )
 
@@ -15,33 +11,17 @@ import (
 // what they were owed").
 func TestClusterReconnectGetsWhatIsOwed(t *testing.T) {
 	needSlixmpp(t)
-	base := t.TempDir()
-	secret := filepath.Join(base, "cluster.secret")
-	os.WriteFile(secret, []byte("a-shared-cluster-secret-of-32-by"), 0o600)
-	addrs := []string{"127.0.0.1:17441", "127.0.0.1:17442", "127.0.0.1:17443"}
-	nodes := []*clusterNode{startNode(t, "n1", filepath.Join(base, "n1"), addrs[0], secret, "-bootstrap")}
-	waitLeader(t, nodes[0], "n1")
-	nodes = append(nodes,
-		startNode(t, "n2", filepath.Join(base, "n2"), addrs[1], secret, "-join", addrs[0]),
-		startNode(t, "n3", filepath.Join(base, "n3"), addrs[2], secret, "-join", addrs[0]))
-	for _, n := range nodes {
-		waitMembers(t, n, 3)
-		waitLog(t, n, "consensus: peer up", 2)
-	}
+	c := startCluster(t, 17440)
+	nodes := c.nodes
 	nodes[0].addUser(t, "carol@localhost", "password-carol")
 	nodes[0].addUser(t, "dave@localhost", "password-dave")
 	waitUsers(t, nodes[2], []string{"carol@localhost", "dave@localhost"})
 
-	at := func(n *clusterNode, spec clientSpec) fedClient {
-		host, port, _ := net.SplitHostPort(n.c2s)
-		p, _ := strconv.Atoi(port)
-		return fedClient{clientSpec: spec, Host: host, Port: p, CAFile: n.cafile}
-	}
 	dave := clientSpec{JID: "dave@localhost/d", Password: "password-dave", Mech: "SCRAM-SHA-256", NoCB: true}
 	carol := clientSpec{JID: "carol@localhost/c", Password: "password-carol", Mech: "SCRAM-SHA-256", NoCB: true}
 	// dave on the leader gets carol's request live from n2, and does not
 	// answer it.
-	runFed(t, map[string]fedClient{"dave": at(nodes[0], dave), "carol": at(nodes[1], carol)}, []step{
+	runFed(t, map[string]fedClient{"dave": clientAt(nodes[0], dave), "carol": clientAt(nodes[1], carol)}, []step{
 		{"client": "dave", "op": "connect"}, {"client": "dave", "op": "roster"}, {"client": "dave", "op": "presence"},
 		{"client": "carol", "op": "connect"}, {"client": "carol", "op": "roster"}, {"client": "carol", "op": "presence"},
 		{"client": "carol", "op": "presence_to", "to": "dave@localhost", "type": "subscribe", "nick": "Carol"},
@@ -51,7 +31,7 @@ func TestClusterReconnectGetsWhatIsOwed(t *testing.T) {
 	nodes[0].kill()
 	waitLog(t, nodes[1], "consensus: peer down", 1)
 	waitMembers(t, nodes[1], 3)
-	res := runFed(t, map[string]fedClient{"dave": at(nodes[2], dave), "carol": at(nodes[1], carol)}, []step{
+	res := runFed(t, map[string]fedClient{"dave": clientAt(nodes[2], dave), "carol": clientAt(nodes[1], carol)}, []step{
 		{"client": "carol", "op": "connect"}, {"client": "carol", "op": "presence"},
 		{"client": "carol", "op": "send", "to": "dave@localhost", "body": "are you there?"},
 		{"client": "dave", "op": "connect"}, {"client": "dave", "op": "roster"}, {"client": "dave", "op": "presence"},

@@ -5,11 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,18 +20,8 @@ import (
 // alice, on n1, receives bob's unavailable presence within seconds.
 func TestClusterSessions(t *testing.T) {
 	needSlixmpp(t)
-	base := t.TempDir()
-	secret := filepath.Join(base, "cluster.secret")
-	os.WriteFile(secret, []byte("a-shared-cluster-secret-of-32-by"), 0o600)
-	addrs := []string{"127.0.0.1:17431", "127.0.0.1:17432", "127.0.0.1:17433"}
-	nodes := []*clusterNode{startNode(t, "n1", filepath.Join(base, "n1"), addrs[0], secret, "-bootstrap")}
-	waitLeader(t, nodes[0], "n1")
-	nodes = append(nodes,
-		startNode(t, "n2", filepath.Join(base, "n2"), addrs[1], secret, "-join", addrs[0]),
-		startNode(t, "n3", filepath.Join(base, "n3"), addrs[2], secret, "-join", addrs[0]))
-	for _, n := range nodes {
-		waitMembers(t, n, 3)
-	}
+	c := startCluster(t, 17430)
+	nodes := c.nodes
 	// The session tables are shared once every node has a peer link to
 	// the two others.
 	for _, n := range nodes {
@@ -43,14 +31,9 @@ func TestClusterSessions(t *testing.T) {
 	nodes[2].addUser(t, "bob@localhost", "password-bob")
 	waitUsers(t, nodes[1], []string{"alice@localhost", "bob@localhost"})
 
-	at := func(n *clusterNode, spec clientSpec) fedClient {
-		host, port, _ := net.SplitHostPort(n.c2s)
-		p, _ := strconv.Atoi(port)
-		return fedClient{clientSpec: spec, Host: host, Port: p, CAFile: n.cafile}
-	}
 	clients := map[string]fedClient{
-		"alice": at(nodes[0], clientSpec{JID: "alice@localhost/a", Password: "password-alice", Mech: "SCRAM-SHA-256", NoCB: true}),
-		"bob":   at(nodes[1], clientSpec{JID: "bob@localhost/b", Password: "password-bob", Mech: "SCRAM-SHA-256", NoCB: true}),
+		"alice": clientAt(nodes[0], clientSpec{JID: "alice@localhost/a", Password: "password-alice", Mech: "SCRAM-SHA-256", NoCB: true}),
+		"bob":   clientAt(nodes[1], clientSpec{JID: "bob@localhost/b", Password: "password-bob", Mech: "SCRAM-SHA-256", NoCB: true}),
 	}
 	steps := []step{
 		{"client": "alice", "op": "connect"}, {"client": "alice", "op": "roster"}, {"client": "alice", "op": "presence"},

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -73,24 +75,62 @@ func startNode(t *testing.T, id, dir, clusterAddr, secretFile string, extra ...s
 	return &clusterNode{id: id, dir: dir, addr: clusterAddr, child: c}
 }
 
+// cluster is three heraldd processes on loopback: n1 bootstrapped, n2 and
+// n3 joined, cluster ports base+1..base+3.
+type cluster struct {
+	nodes  []*clusterNode
+	dir    string
+	secret string
+	addrs  []string
+}
+
+// startCluster starts the three nodes and waits until each sees all three
+// members, a leader, and its peer links to the two others.
+func startCluster(t *testing.T, base int) *cluster {
+	t.Helper()
+	c := &cluster{dir: t.TempDir()}
+	c.secret = filepath.Join(c.dir, "cluster.secret")
+	os.WriteFile(c.secret, []byte("a-shared-cluster-secret-of-32-by"), 0o600)
+	for i := 1; i <= 3; i++ {
+		c.addrs = append(c.addrs, "127.0.0.1:"+strconv.Itoa(base+i))
+	}
+	c.nodes = []*clusterNode{c.start(t, 0, "-bootstrap")}
+	waitLeader(t, c.nodes[0], "n1")
+	c.nodes = append(c.nodes, c.start(t, 1, "-join", c.addrs[0]), c.start(t, 2, "-join", c.addrs[0]))
+	for _, n := range c.nodes {
+		waitMembers(t, n, 3)
+		waitLog(t, n, "consensus: peer up", 2)
+	}
+	return c
+}
+
+func (c *cluster) start(t *testing.T, i int, extra ...string) *clusterNode {
+	id := "n" + strconv.Itoa(i+1)
+	return startNode(t, id, filepath.Join(c.dir, id), c.addrs[i], c.secret, extra...)
+}
+
+// restart starts node i again on its data, after a kill.
+func (c *cluster) restart(t *testing.T, i int) *clusterNode {
+	t.Helper()
+	c.nodes[i] = c.start(t, i)
+	return c.nodes[i]
+}
+
+// clientAt is a slixmpp client of node n's c2s port.
+func clientAt(n *clusterNode, spec clientSpec) fedClient {
+	host, port, _ := net.SplitHostPort(n.c2s)
+	p, _ := strconv.Atoi(port)
+	return fedClient{clientSpec: spec, Host: host, Port: p, CAFile: n.cafile}
+}
+
 // A three-process cluster: one node bootstraps, two join; an account
 // created through any node exists on all; the leader is killed with
 // SIGKILL during a burst of account creations, and every creation that
 // was acknowledged is present exactly once on every node afterwards, also
 // on the old leader once it is back.
 func TestClusterThreeProcesses(t *testing.T) {
-	base := t.TempDir()
-	secret := filepath.Join(base, "cluster.secret")
-	os.WriteFile(secret, []byte("a-shared-cluster-secret-of-32-by"), 0o600)
-	addrs := []string{"127.0.0.1:17421", "127.0.0.1:17422", "127.0.0.1:17423"}
-	nodes := []*clusterNode{startNode(t, "n1", filepath.Join(base, "n1"), addrs[0], secret, "-bootstrap")}
-	waitLeader(t, nodes[0], "n1")
-	nodes = append(nodes,
-		startNode(t, "n2", filepath.Join(base, "n2"), addrs[1], secret, "-join", addrs[0]),
-		startNode(t, "n3", filepath.Join(base, "n3"), addrs[2], secret, "-join", addrs[0]))
-	for _, n := range nodes {
-		waitMembers(t, n, 3)
-	}
+	c := startCluster(t, 17420)
+	nodes := c.nodes
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	// A write through a follower is forwarded and seen everywhere.
@@ -141,7 +181,7 @@ func TestClusterThreeProcesses(t *testing.T) {
 		checkAcked(t, n, acked)
 	}
 	// The old leader comes back as a follower and converges.
-	nodes[0] = startNode(t, "n1", filepath.Join(base, "n1"), addrs[0], secret)
+	nodes[0] = c.restart(t, 0)
 	checkAcked(t, nodes[0], acked)
 	st, err := nodes[1].client().Cluster(ctx)
 	if err != nil || len(st.Members) != 3 || st.LeaderID == "" {
