@@ -156,6 +156,11 @@ func (c *Client) Snapshot(ctx context.Context, w io.Writer) error {
 	return c.do(ctx, "GET", "/v1/snapshot", nil, w)
 }
 
+// Metrics copies the Prometheus text exposition to w.
+func (c *Client) Metrics(ctx context.Context, w io.Writer) error {
+	return c.do(ctx, "GET", "/metrics", nil, w)
+}
+
 var _ Backend = (*Client)(nil)
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {

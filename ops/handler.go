@@ -53,6 +53,7 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("DELETE /v1/cluster/members/{id}", h.removeNode)
 	mux.HandleFunc("POST /v1/cluster/stepdown", h.stepdown)
 	mux.HandleFunc("GET /v1/snapshot", h.snapshot)
+	mux.Handle("GET /metrics", Metrics(b))
 	return mux
 }
 

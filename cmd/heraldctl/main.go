@@ -57,6 +57,7 @@ commands:
   cluster join ID ADDR           admit node ID (cluster port ADDR)
   cluster remove ID              take node ID out of the cluster
   cluster stepdown               hand leadership to another member
+  metrics                        print the metrics (Prometheus text format)
   snapshot save FILE             save a consistent online snapshot of the
                                  state (restore: heraldd -restore FILE)
 
@@ -177,6 +178,11 @@ func (c *cli) dispatch(ctx context.Context, args []string) int {
 		return c.s2s(ctx, args[1:])
 	case "cluster":
 		return c.cluster(ctx, args[1:])
+	case "metrics":
+		if err := c.client.Metrics(ctx, c.stdout); err != nil {
+			return c.fail(err)
+		}
+		return exitOK
 	case "snapshot":
 		return c.snapshot(ctx, args[1:])
 	case "help":

@@ -424,3 +424,11 @@ func TestClusterCommands(t *testing.T) {
 		t.Fatalf("snapshot file: %q, %v", b, err)
 	}
 }
+
+func TestMetricsCommand(t *testing.T) {
+	sock, _ := serve(t)
+	o := ctl("", "--socket", sock, "metrics")
+	if o.code != 0 || !strings.Contains(o.stdout, "herald_sessions 2\n") || !strings.Contains(o.stdout, "herald_raft_leader 1\n") {
+		t.Fatalf("exit %d stdout %q stderr %q", o.code, o.stdout, o.stderr)
+	}
+}

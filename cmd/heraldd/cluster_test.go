@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -293,5 +294,35 @@ func TestDialbackSecretShared(t *testing.T) {
 	k2, _ := dialbackSecret(single)
 	if !bytes.Equal(k1, k2) || bytes.Equal(k1, ka) {
 		t.Fatalf("single node secret not stable or equal to the cluster's: %x %x", k1, k2)
+	}
+}
+
+// admin.metrics serves the same metrics as the admin socket over TCP,
+// for scrapers.
+func TestMetricsListener(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.Admin.Metrics = "127.0.0.1:0"
+	d, err := start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.close(context.Background())
+	resp, err := http.Get("http://" + d.addrs["metrics"][0] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{"herald_sessions 0\n", "herald_raft_leader 1\n", "herald_cluster_members 1\n"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+	// Nothing else of the admin API is reachable there.
+	if r, err := http.Get("http://" + d.addrs["metrics"][0] + "/v1/users"); err == nil {
+		r.Body.Close()
+		if r.StatusCode != http.StatusNotFound {
+			t.Errorf("GET /v1/users on the metrics port: %s", r.Status)
+		}
 	}
 }

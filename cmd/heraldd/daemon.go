@@ -44,6 +44,7 @@ type daemon struct {
 	resolver *s2s.Resolver
 	tls      *tls.Config
 	admin    *http.Server
+	metrics  *http.Server
 	// addrs are the bound listener addresses by role, for the log, the
 	// status call and tests that listen on port 0.
 	addrs map[string][]string
@@ -302,12 +303,26 @@ func (d *daemon) startAdmin() error {
 	d.addrs["admin"] = []string{path}
 	d.admin = &http.Server{Handler: ops.Handler(&backend{d}, d.log.With("component", "admin"))}
 	go d.admin.Serve(ln)
+	if addr := d.cfg.Admin.Metrics; addr != "" {
+		mln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("metrics listener %s: %w", addr, err)
+		}
+		d.addrs["metrics"] = []string{mln.Addr().String()}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", ops.Metrics(&backend{d}))
+		d.metrics = &http.Server{Handler: mux}
+		go d.metrics.Serve(mln)
+	}
 	return nil
 }
 
 // close stops everything start started, in reverse order.
 func (d *daemon) close(ctx context.Context) error {
 	var errs []error
+	if d.metrics != nil {
+		d.metrics.Shutdown(ctx)
+	}
 	if d.admin != nil {
 		d.admin.Shutdown(ctx)
 		os.Remove(d.cfg.Admin.Socket)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -116,6 +117,11 @@ func herald2Herald(t *testing.T, oneCA bool) {
 	}
 	if err != nil || !found {
 		t.Errorf("h.test links = %+v (err %v), want a ready outbound link to h2.test by %s", links, err, auth)
+	}
+	var metrics bytes.Buffer
+	if err := h1.client().Metrics(ctx, &metrics); err != nil ||
+		!strings.Contains(metrics.String(), `herald_s2s_link_ready{local="h.test",remote="h2.test",direction="out",auth="`+auth+`"} 1`) {
+		t.Errorf("h.test metrics (err %v) lack the ready link:\n%s", err, metrics.String())
 	}
 	targets, err := h1.client().Resolve(ctx, "h2.test")
 	if err != nil || len(targets) == 0 || targets[0].Host != "h2.test" || targets[0].Port != 5269 {

@@ -96,6 +96,9 @@ type Limits struct {
 type Admin struct {
 	// Socket is the unix socket path. Default: DataDir/admin.sock.
 	Socket string `toml:"socket"`
+	// Metrics is a TCP address serving only GET /metrics (Prometheus text
+	// format) for scrapers; empty: metrics on the admin socket only.
+	Metrics string `toml:"metrics"`
 }
 
 // Cluster makes this node one of several serving the same domains.
