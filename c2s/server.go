@@ -115,9 +115,12 @@ type Server struct {
 	sessions  map[*session]struct{}
 	closed    bool
 	wg        sync.WaitGroup
-	// offlineMu serializes offline drains so that two resources becoming
-	// available together do not both receive the same stored messages.
-	offlineMu sync.Mutex
+	// offlineMu serializes the offline drains of one account so that two
+	// of its resources becoming available together do not both receive
+	// the same stored messages. It is striped by bare JID: a drain reads
+	// the store and commits through Raft, and other accounts' logins must
+	// not wait behind it.
+	offlineMu [64]sync.Mutex
 }
 
 // New returns a server for cfg.
@@ -160,28 +163,14 @@ func (s *Server) Serve(ln net.Listener, directTLS bool) error {
 		delete(s.listeners, ln)
 		s.mu.Unlock()
 	}()
-	var delay time.Duration
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Out of file descriptors and the like: back off, as
-				// net/http does, rather than spin.
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
+	return xmlstream.Accept(ln, func(conn net.Conn) {
 		sess := s.newSession(conn, directTLS)
 		if sess == nil {
 			conn.Close()
-			continue
+			return
 		}
 		go sess.run()
-	}
+	})
 }
 
 // Sessions returns the number of open client streams, bound or not.

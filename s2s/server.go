@@ -266,26 +266,14 @@ func (s *Server) Serve(ln net.Listener, directTLS bool) error {
 		delete(s.listeners, ln)
 		s.mu.Unlock()
 	}()
-	var delay time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
+	return xmlstream.Accept(ln, func(nc net.Conn) {
 		c := s.newInConn(nc, directTLS)
 		if c == nil {
 			nc.Close()
-			continue
+			return
 		}
 		go c.run()
-	}
+	})
 }
 
 // Direction says who opened a link.
