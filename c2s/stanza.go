@@ -1,6 +1,7 @@
 package c2s
 
 import (
+	"hash/maphash"
 	"strconv"
 	"strings"
 
@@ -11,6 +12,8 @@ import (
 )
 
 const nsDelay = "urn:xmpp:delay"
+
+var offlineSeed = maphash.MakeSeed()
 
 // stanza handles a stanza from a connected resource.
 func (s *session) stanza(el *stanza.Element) *xmlstream.StreamError {
@@ -185,9 +188,10 @@ func (s *session) deliverOffline() {
 	if q == nil {
 		return
 	}
-	s.srv.offlineMu.Lock()
-	defer s.srv.offlineMu.Unlock()
 	bare := s.jid.Bare()
+	mu := &s.srv.offlineMu[maphash.String(offlineSeed, bare.String())%uint64(len(s.srv.offlineMu))]
+	mu.Lock()
+	defer mu.Unlock()
 	msgs, err := q.Pending(bare)
 	if err != nil {
 		s.srv.cfg.Log.Warn("c2s: reading offline messages failed", "jid", bare.String(), "err", err)
