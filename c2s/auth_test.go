@@ -2,9 +2,12 @@ package c2s
 
 import (
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/heraldxmpp/herald/c2s/sasl"
+	"github.com/heraldxmpp/herald/delivery/jid"
 	"github.com/heraldxmpp/herald/delivery/xmlstream"
 )
 
@@ -83,4 +86,71 @@ func TestSASLMismatchesDoNotCount(t *testing.T) {
 		}
 	})
 	stillWorks(t, obs)
+}
+
+// strictAccounts is an account store like the real one: a name that cannot
+// be a localpart cannot be stored or looked up, and asking for one is an
+// error of the store, not an unknown user.
+type strictAccounts struct {
+	*accounts
+	mu    sync.Mutex
+	asked []string
+}
+
+func (a *strictAccounts) lookup(domain, user string) (sasl.Credentials, error) {
+	a.mu.Lock()
+	a.asked = append(a.asked, user)
+	a.mu.Unlock()
+	if _, err := jid.New(user, domain, ""); err != nil {
+		return sasl.Credentials{}, fmt.Errorf("store: %q is not an account name", user)
+	}
+	return a.accounts.lookup(domain, user)
+}
+
+// An authentication identity that is no localpart (RFC 7622 3.3) names no
+// account: PLAIN and SCRAM fail with not-authorized (RFC 6120 6.5.10), as
+// for an unknown user, never with temporary-auth-failure (6.5.11), which
+// tells clients to try again. The store is not asked about such names.
+func TestSASLUsernameNotALocalpart(t *testing.T) {
+	var strict *strictAccounts
+	e := newEnv(t, func(cfg *Config) {
+		strict = &strictAccounts{accounts: newAccounts("juliet")}
+		cfg.Credentials = strict.lookup
+	})
+	for _, name := range []string{
+		"juliet@" + testDomain, "juliet@example.net", "juliet/balcony", "juliet<3", "a:b",
+		strings.Repeat("x", 1024), strings.Repeat("x", 100<<10),
+	} {
+		short := name
+		if len(short) > 20 {
+			short = fmt.Sprintf("%d bytes", len(name))
+		}
+		t.Run("PLAIN "+short, func(t *testing.T) {
+			c := e.reach(t, secured)
+			c.send(authElement(sasl.Plain, plainResponse(name, testPassword)))
+			c.saslFailure(string(sasl.NotAuthorized))
+			c.authPlain("juliet")
+		})
+		t.Run("SCRAM "+short, func(t *testing.T) {
+			c := e.reach(t, secured)
+			// The server answers with a challenge, as for any user, and
+			// fails at the end (RFC 6120 6.5.10: unknown users and wrong
+			// passwords look the same).
+			conv, s1 := c.scramStart(name, sasl.SCRAMSHA256, nil)
+			final, err := conv.Step(s1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.sendf(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>%s</response>`, b64(final))
+			c.saslFailure(string(sasl.NotAuthorized))
+			c.authPlain("juliet")
+		})
+	}
+	strict.mu.Lock()
+	defer strict.mu.Unlock()
+	for _, u := range strict.asked {
+		if u != "juliet" {
+			t.Errorf("the store was asked for %.40q", u)
+		}
+	}
 }

@@ -65,7 +65,17 @@ func (s *session) saslConfig() sasl.Config {
 	return sasl.Config{
 		TLS:      s.tls,
 		Bindings: s.cb,
-		Lookup:   func(user string) (sasl.Credentials, error) { return lookup(domain, user) },
+		Lookup: func(user string) (sasl.Credentials, error) {
+			// A username that cannot be a localpart (RFC 7622 3.3: it
+			// holds '@' or '/', or is over 1023 octets) names no account.
+			// It fails as an unknown user does, with not-authorized (RFC
+			// 6120 6.5.10), not as a fault of the server, which would tell
+			// the client to try again (6.5.11).
+			if _, err := jid.New(user, domain, ""); err != nil {
+				return sasl.Credentials{}, sasl.ErrNoSuchUser
+			}
+			return lookup(domain, user)
+		},
 	}
 }
 
