@@ -96,6 +96,7 @@ func (s *session) negotiateSASL(el *stanza.Element) *xmlstream.StreamError {
 			s.sasl = nil
 		}
 		s.srv.auth.attempts.Add(1)
+		s.srv.cfg.Log.Debug("c2s: SASL attempt", "mechanism", el.Get("mechanism"), "remote", s.conn.RemoteAddr().String())
 		sess, err := sasl.New(el.Get("mechanism"), s.saslConfig())
 		if err != nil {
 			return s.saslFailed(err)
@@ -190,6 +191,8 @@ func (s *session) saslFailed(err error) *xmlstream.StreamError {
 		f = &sasl.Failure{Condition: sasl.TemporaryAuthFailure}
 	}
 	s.saslFailure(f.Condition, f.Text)
+	s.srv.cfg.Log.Debug("c2s: SASL failure", "condition", string(f.Condition), "text", f.Text,
+		"mismatch", f.Mismatch, "remote", s.conn.RemoteAddr().String())
 	if f.Mismatch {
 		return s.countMismatch()
 	}
