@@ -300,7 +300,16 @@ func TestXmppJS(t *testing.T) {
 		if err := lookPath("node")(); err != nil {
 			return err
 		}
-		_, err := os.Stat(filepath.Join(xmppjsDir, "node_modules", "@xmpp", "client", "package.json"))
+		// @xmpp/client 0.14 needs Node.js 20.10 or later.
+		v, err := exec.Command("node", "-p", "process.versions.node").Output()
+		if err != nil {
+			return err
+		}
+		var major, minor int
+		if fmt.Sscanf(string(v), "%d.%d", &major, &minor); major < 20 || major == 20 && minor < 10 {
+			return fmt.Errorf("node %s is older than 20.10", strings.TrimSpace(string(v)))
+		}
+		_, err = os.Stat(filepath.Join(xmppjsDir, "node_modules", "@xmpp", "client", "package.json"))
 		return err
 	})
 	d := startInProcess(t)
