@@ -20,6 +20,7 @@ import (
 	"github.com/heraldxmpp/herald/delivery/jid"
 	"github.com/heraldxmpp/herald/delivery/stanza"
 	"github.com/heraldxmpp/herald/delivery/xmlstream"
+	"github.com/heraldxmpp/herald/ops"
 )
 
 // Standard client software against a real server: each logs in on its first
@@ -221,6 +222,16 @@ func TestSlixmppFirstPasswordAttempt(t *testing.T) {
 		if got := d.authDelta(before); got != tc.want {
 			t.Errorf("%s: the server counted %+v, want %+v", tc.client, got, tc.want)
 		}
+	}
+	// The same counters, as the admin API (and its metrics) report them.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := s.client().Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (ops.AuthCounts{Attempts: 7, Successes: 3, Mismatches: 4}); st.Auth != want {
+		t.Errorf("status reports %+v, want %+v", st.Auth, want)
 	}
 }
 
