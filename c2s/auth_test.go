@@ -154,3 +154,19 @@ func TestSASLUsernameNotALocalpart(t *testing.T) {
 		}
 	}
 }
+
+// A client that ends <auth/> with a newline and restarts the stream with an
+// XML declaration (as mattn/go-xmpp, and so go-sendxmpp, does) binds: the
+// newline belongs to the stream that ended (RFC 6120 11.7), and the new
+// stream may start with a declaration (RFC 6120 11.5).
+func TestRestartAfterNewline(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.reach(t, secured)
+	// One write, as such a client sends it, and so one read for the
+	// server: the newline is already buffered when the stream restarts.
+	c.send(authElement(sasl.Plain, plainResponse("juliet", testPassword)) + "\n")
+	c.saslDone()
+	checkBindFeatures(t, c)
+	c.bind("")
+	c.ping()
+}
