@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldxmpp/herald/c2s/sasl"
@@ -23,13 +24,58 @@ const (
 	nsSession = "urn:ietf:params:xml:ns:xmpp-session"
 )
 
+// maxMismatches bounds the refusals of a mechanism or channel binding on one
+// stream (sasl.Failure.Mismatch). They are not failed password attempts and
+// do not count toward MaxAuthFailures: a client that cannot tell which
+// channel binding the server supports tries the offered mechanisms one after
+// another, and slixmpp 1.8 over TLS 1.3 needs four refusals before PLAIN.
+// Trying each offered mechanism once stays well below this; past it the
+// stream ends as for too many failures (RFC 6120 6.4.5).
+const maxMismatches = 10
+
+// authCounters count SASL exchanges over all streams of a Server.
+type authCounters struct {
+	attempts, successes, failures, mismatches atomic.Uint64
+}
+
+// AuthStats is a snapshot of a Server's SASL counters.
+type AuthStats struct {
+	Attempts  uint64 // <auth/> elements received
+	Successes uint64 // exchanges that ended in <success/>
+	// Failures are failed attempts that count toward MaxAuthFailures: a
+	// wrong password or unknown user, a malformed or aborted exchange.
+	Failures uint64
+	// Mismatches are refusals of a mechanism or channel binding, before
+	// any credential was looked at (sasl.Failure.Mismatch).
+	Mismatches uint64
+}
+
+// AuthStats returns the SASL counters since the server was created.
+func (s *Server) AuthStats() AuthStats {
+	a := &s.auth
+	return AuthStats{
+		Attempts: a.attempts.Load(), Successes: a.successes.Load(),
+		Failures: a.failures.Load(), Mismatches: a.mismatches.Load(),
+	}
+}
+
 func (s *session) saslConfig() sasl.Config {
 	domain := s.domain
 	lookup := s.srv.cfg.Credentials
 	return sasl.Config{
 		TLS:      s.tls,
 		Bindings: s.cb,
-		Lookup:   func(user string) (sasl.Credentials, error) { return lookup(domain, user) },
+		Lookup: func(user string) (sasl.Credentials, error) {
+			// A username that cannot be a localpart (RFC 7622 3.3: it
+			// holds '@' or '/', or is over 1023 octets) names no account.
+			// It fails as an unknown user does, with not-authorized (RFC
+			// 6120 6.5.10), not as a fault of the server, which would tell
+			// the client to try again (6.5.11).
+			if _, err := jid.New(user, domain, ""); err != nil {
+				return sasl.Credentials{}, sasl.ErrNoSuchUser
+			}
+			return lookup(domain, user)
+		},
 	}
 }
 
@@ -49,6 +95,8 @@ func (s *session) negotiateSASL(el *stanza.Element) *xmlstream.StreamError {
 			// A new <auth/> while one is running aborts the old one.
 			s.sasl = nil
 		}
+		s.srv.auth.attempts.Add(1)
+		s.srv.cfg.Log.Debug("c2s: SASL attempt", "mechanism", el.Get("mechanism"), "remote", s.conn.RemoteAddr().String())
 		sess, err := sasl.New(el.Get("mechanism"), s.saslConfig())
 		if err != nil {
 			return s.saslFailed(err)
@@ -112,6 +160,7 @@ func (s *session) saslStep(text string, initial bool) *xmlstream.StreamError {
 	}
 	s.sasl = nil
 	s.jid = full
+	s.srv.auth.successes.Add(1)
 	s.write(func(b []byte) []byte { return appendSASL(b, "success", out) }, false)
 	// RFC 6120 6.4.6: the stream restarts, keeping bytes already read.
 	s.dec.Restart()
@@ -142,6 +191,11 @@ func (s *session) saslFailed(err error) *xmlstream.StreamError {
 		f = &sasl.Failure{Condition: sasl.TemporaryAuthFailure}
 	}
 	s.saslFailure(f.Condition, f.Text)
+	s.srv.cfg.Log.Debug("c2s: SASL failure", "condition", string(f.Condition), "text", f.Text,
+		"mismatch", f.Mismatch, "remote", s.conn.RemoteAddr().String())
+	if f.Mismatch {
+		return s.countMismatch()
+	}
 	return s.countFailure()
 }
 
@@ -156,9 +210,21 @@ func (s *session) saslFailure(c sasl.Condition, text string) {
 // countFailure closes streams that keep failing: RFC 6120 6.4.5 lets the
 // server limit retries; past the limit the stream ends.
 func (s *session) countFailure() *xmlstream.StreamError {
+	s.srv.auth.failures.Add(1)
 	s.failures++
 	if s.failures >= s.srv.cfg.MaxAuthFailures {
 		return xmlstream.NewError(xmlstream.PolicyViolation, "too many failed authentication attempts")
+	}
+	return nil
+}
+
+// countMismatch counts a refused mechanism or channel binding; see
+// maxMismatches.
+func (s *session) countMismatch() *xmlstream.StreamError {
+	s.srv.auth.mismatches.Add(1)
+	s.mismatches++
+	if s.mismatches >= maxMismatches {
+		return xmlstream.NewError(xmlstream.PolicyViolation, "too many refused authentication mechanisms")
 	}
 	return nil
 }

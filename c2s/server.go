@@ -109,6 +109,7 @@ type Server struct {
 	cfg     Config
 	domains map[string]bool
 	certEnd endpoints
+	auth    authCounters
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}

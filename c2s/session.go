@@ -44,6 +44,9 @@ type session struct {
 	failures int
 	sasl     sasl.Session
 	cb       sasl.ChannelBindings
+	// mismatches counts refused mechanisms and channel bindings
+	// (negotiate.go, maxMismatches).
+	mismatches int
 
 	q outq
 

@@ -122,6 +122,20 @@ type Status struct {
 	Sessions int               `json:"sessions"`
 	Listen   map[string]string `json:"listen"`
 	Raft     map[string]string `json:"raft"`
+	// Auth counts client SASL exchanges since the server started.
+	Auth AuthCounts `json:"auth"`
+}
+
+// AuthCounts are a node's client SASL counters.
+type AuthCounts struct {
+	Attempts  uint64 `json:"attempts"`  // <auth/> elements received
+	Successes uint64 `json:"successes"` // exchanges that ended in <success/>
+	// Failures are failed attempts that count toward closing the stream:
+	// wrong password or unknown user, malformed or aborted exchanges.
+	Failures uint64 `json:"failures"`
+	// Mismatches are refused mechanisms and channel bindings, before any
+	// credential was checked.
+	Mismatches uint64 `json:"mismatches"`
 }
 
 // Session is one connected resource.

@@ -32,6 +32,13 @@ func writeMetrics(w io.Writer, r *http.Request, b Backend) {
 		fmt.Fprintf(w, "herald_sessions %d\n", st.Sessions)
 		gauge("herald_info", "Version of this node, as a label.")
 		fmt.Fprintf(w, "herald_info{version=%s} 1\n", quote(st.Version))
+		counter("herald_c2s_auth_attempts_total", "SASL <auth/> elements received from clients.")
+		fmt.Fprintf(w, "herald_c2s_auth_attempts_total %d\n", st.Auth.Attempts)
+		counter("herald_c2s_auth_results_total", "Ends of client SASL attempts: success; failure (wrong password, unknown user, "+
+			"malformed or aborted; too many close the stream); mismatch (mechanism or channel binding refused, no credential checked).")
+		fmt.Fprintf(w, "herald_c2s_auth_results_total{result=\"success\"} %d\n", st.Auth.Successes)
+		fmt.Fprintf(w, "herald_c2s_auth_results_total{result=\"failure\"} %d\n", st.Auth.Failures)
+		fmt.Fprintf(w, "herald_c2s_auth_results_total{result=\"mismatch\"} %d\n", st.Auth.Mismatches)
 	}
 	if c, err := b.Cluster(ctx); err == nil {
 		gauge("herald_raft_term", "Current Raft term.")

@@ -13,7 +13,7 @@ import (
 type fakeBackend struct{ Backend }
 
 func (fakeBackend) Status(context.Context) (Status, error) {
-	return Status{Version: "1.2", Sessions: 7}, nil
+	return Status{Version: "1.2", Sessions: 7, Auth: AuthCounts{Attempts: 9, Successes: 3, Failures: 2, Mismatches: 4}}, nil
 }
 
 func (fakeBackend) Cluster(context.Context) (Cluster, error) {
@@ -34,6 +34,10 @@ func TestMetrics(t *testing.T) {
 	body := rec.Body.String()
 	for _, want := range []string{
 		"herald_sessions 7\n",
+		"herald_c2s_auth_attempts_total 9\n",
+		`herald_c2s_auth_results_total{result="success"} 3` + "\n",
+		`herald_c2s_auth_results_total{result="failure"} 2` + "\n",
+		`herald_c2s_auth_results_total{result="mismatch"} 4` + "\n",
 		`herald_info{version="1.2"} 1` + "\n",
 		"herald_raft_applied_index 89\n",
 		"herald_raft_leader 1\n",

@@ -32,7 +32,27 @@
 //     a type with data. A non-PLUS SCRAM exchange with the gs2 flag "y" fails
 //     while -PLUS is offered (downgrade protection); "p" on a non-PLUS
 //     mechanism fails.
+//   - Refusing a mechanism or channel binding the client chose (unknown or
+//     unavailable mechanism, a binding type without data, "y" while -PLUS
+//     is offered, binding data that does not match) happens before any
+//     credential is looked at, and the Failure says so (Mismatch). Such a
+//     refusal is not a failed password attempt.
 //   - PLAIN is offered and accepted only over TLS (RFC 6120 6.3.4).
+//
+// # Channel binding under TLS 1.3
+//
+// Under TLS 1.3 the -PLUS mechanisms are offered with tls-exporter and
+// tls-server-end-point (XEP-0440 makes the latter mandatory to advertise);
+// tls-unique does not exist there (RFC 9266 1). A client that knows only
+// tls-unique and ignores XEP-0440 (slixmpp 1.8) is refused on each -PLUS
+// mechanism and then on each SCRAM mechanism it tries with "y", before
+// PLAIN. No offer avoids this without taking channel binding away from
+// the clients that use it correctly: such a client picks -PLUS whenever it
+// is offered, and its "y" cannot be told from the "y" of a client whose
+// offer was stripped (a man in the middle can send the server anything
+// before it, including a failed -PLUS attempt). So the offer stays, the
+// refusals are Mismatches, and the client's first password attempt
+// succeeds.
 //   - Failure.Text is fixed text, safe to send to the client.
 //
 // # What the caller does

@@ -49,6 +49,14 @@ const (
 type Failure struct {
 	Condition Condition
 	Text      string
+	// Mismatch marks the refusal of a mechanism or channel binding the
+	// client chose that this connection does not support or that was
+	// offered differently (RFC 5802 6): no credential was looked at, so
+	// the refusal says nothing about the password. Clients that cannot
+	// tell which channel binding the server supports try one mechanism
+	// after another until one fits; a caller that limits failed password
+	// attempts (RFC 6120 6.4.5) should not count these.
+	Mismatch bool
 }
 
 func (f *Failure) Error() string {
@@ -59,6 +67,11 @@ func (f *Failure) Error() string {
 }
 
 func fail(c Condition, text string) *Failure { return &Failure{Condition: c, Text: text} }
+
+// mismatch is a Failure with Mismatch set.
+func mismatch(c Condition, text string) *Failure {
+	return &Failure{Condition: c, Text: text, Mismatch: true}
+}
 
 // ChannelBindings holds the channel binding data the TLS layer could compute
 // for this connection; a nil field means that type is unavailable (for
@@ -182,16 +195,16 @@ func New(mechanism string, cfg Config) (Session, error) {
 		if !cfg.TLS {
 			// RFC 6120 6.5.4; RFC 4616 6: PLAIN without a protected
 			// channel exposes the password.
-			return nil, fail(EncryptionRequired, "PLAIN requires TLS")
+			return nil, mismatch(EncryptionRequired, "PLAIN requires TLS")
 		}
 		return &plainSession{cfg: cfg}, nil
 	case SCRAMSHA256, SCRAMSHA1, SCRAMSHA256Plus, SCRAMSHA1Plus:
 		m := scramMechanisms[mechanism]
 		if m.plus && !offersPlus(cfg) {
-			return nil, fail(InvalidMechanism, "channel binding is not available")
+			return nil, mismatch(InvalidMechanism, "channel binding is not available")
 		}
 		return &scramSession{mech: m, cfg: cfg}, nil
 	}
 	// RFC 6120 6.5.7.
-	return nil, fail(InvalidMechanism, "")
+	return nil, mismatch(InvalidMechanism, "")
 }

@@ -151,6 +151,10 @@ func TestNewRefuses(t *testing.T) {
 		if got := condition(err); got != tc.want || s != nil {
 			t.Errorf("New(%q, %+v) = %v, %v; want %s", tc.mech, tc.cfg, s, err, tc.want)
 		}
+		// No credential was looked at: not a failed password attempt.
+		if f := (*Failure)(nil); !errors.As(err, &f) || !f.Mismatch {
+			t.Errorf("New(%q, %+v) = %+v, want a Mismatch", tc.mech, tc.cfg, err)
+		}
 	}
 	if _, err := New(SCRAMSHA256, Config{}); err == nil || condition(err) != "" {
 		t.Errorf("New without Lookup: %v, want a programming error", err)
@@ -161,7 +165,7 @@ func TestFailureError(t *testing.T) {
 	if got := (&Failure{Condition: NotAuthorized}).Error(); got != "sasl: not-authorized" {
 		t.Errorf("Error() = %q", got)
 	}
-	if got := (&Failure{MalformedRequest, "bad"}).Error(); got != "sasl: malformed-request: bad" {
+	if got := (&Failure{Condition: MalformedRequest, Text: "bad"}).Error(); got != "sasl: malformed-request: bad" {
 		t.Errorf("Error() = %q", got)
 	}
 }

@@ -67,9 +67,13 @@ func (s *scramSession) Username() string {
 func (s *scramSession) AuthzID() string { return s.authzID }
 
 func (s *scramSession) fail(c Condition, text string) ([]byte, bool, error) {
+	return s.failWith(fail(c, text))
+}
+
+func (s *scramSession) failWith(f *Failure) ([]byte, bool, error) {
 	s.state = scramFailed
 	s.conv = nil
-	return nil, false, fail(c, text)
+	return nil, false, f
 }
 
 func (s *scramSession) Step(in []byte) ([]byte, bool, error) {
@@ -102,29 +106,31 @@ func (s *scramSession) first(in []byte) ([]byte, bool, error) {
 		return s.fail(MalformedRequest, err.Error())
 	}
 
-	// Channel binding rules, RFC 5802 6.
+	// Channel binding rules, RFC 5802 6. Each refusal here comes before
+	// any credential is looked at: a Mismatch.
 	var cb scram.ChannelBinding
 	switch {
 	case s.mech.plus:
 		// A -PLUS mechanism is only for clients that bind (RFC 5802 4:
 		// "p" is how the client says which binding it uses).
 		if c1.flag != "p" {
-			return s.fail(MalformedRequest, "a -PLUS mechanism requires channel binding")
+			return s.failWith(mismatch(MalformedRequest, "a -PLUS mechanism requires channel binding"))
 		}
 		// RFC 5802 6: if the server does not support the indicated
-		// channel binding type it MUST fail authentication.
+		// channel binding type it MUST fail authentication. (tls-unique
+		// under TLS 1.3 is one: it is undefined there, RFC 9266 1.)
 		data := s.cfg.Bindings.data(c1.cbName)
 		if len(data) == 0 {
-			return s.fail(NotAuthorized, "unsupported channel binding type")
+			return s.failWith(mismatch(NotAuthorized, "unsupported channel binding type"))
 		}
 		cb = scram.ChannelBinding{Type: scram.ChannelBindingType(c1.cbName), Data: data}
 	case c1.flag == "p":
-		return s.fail(MalformedRequest, "channel binding requires a -PLUS mechanism")
+		return s.failWith(mismatch(MalformedRequest, "channel binding requires a -PLUS mechanism"))
 	case c1.flag == "y" && offersPlus(s.cfg):
 		// RFC 5802 6: "y" says the client could bind but saw no -PLUS
 		// mechanism; if the server offered one, the offer was stripped
 		// on the way and the server MUST fail authentication.
-		return s.fail(NotAuthorized, "channel binding was offered")
+		return s.failWith(mismatch(NotAuthorized, "channel binding was offered"))
 	}
 
 	user, creds, decoy, f := credentialsFor(s.cfg, c1.username)
@@ -186,15 +192,16 @@ func (s *scramSession) final(in []byte) ([]byte, bool, error) {
 		return s.fail(MalformedRequest, err.Error())
 	}
 	out, err := s.conv.Step(msg)
+	if out == scram.ErrChannelBindingsDontMatch {
+		// The binding data is compared before the proof: a mismatch is
+		// independent of the account, so it may be named, and it says
+		// nothing about the password.
+		return s.failWith(mismatch(NotAuthorized, "channel binding mismatch"))
+	}
 	if err != nil || !s.conv.Valid() || s.decoy {
 		// RFC 6120 6.5.10: a wrong proof and an unknown user look the
-		// same. A binding mismatch is independent of the account, so it
-		// may be named.
-		text := ""
-		if out == scram.ErrChannelBindingsDontMatch {
-			text = "channel binding mismatch"
-		}
-		return s.fail(NotAuthorized, text)
+		// same.
+		return s.fail(NotAuthorized, "")
 	}
 	s.state = scramDone
 	s.conv = nil

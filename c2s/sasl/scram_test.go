@@ -72,12 +72,23 @@ func exchange(t *testing.T, s Session, cc *scram.ClientConversation) (step int, 
 	return 0, nil
 }
 
+// bindingRefusals are the failure texts of channel binding refusals, which
+// come before any credential is checked.
+var bindingRefusals = map[string]bool{
+	"unsupported channel binding type":           true,
+	"channel binding mismatch":                   true,
+	"a -PLUS mechanism requires channel binding": true,
+	"channel binding was offered":                true,
+	"channel binding requires a -PLUS mechanism": true,
+}
+
 func TestSCRAM(t *testing.T) {
 	exporter := scram.ChannelBinding{Type: scram.ChannelBindingTLSExporter, Data: exporterData}
 	endPoint := scram.ChannelBinding{Type: scram.ChannelBindingTLSServerEndpoint, Data: endPointData}
 	unique := scram.ChannelBinding{Type: scram.ChannelBindingTLSUnique, Data: uniqueData}
 	wrongData := scram.ChannelBinding{Type: scram.ChannelBindingTLSExporter, Data: bytes.Repeat([]byte{9}, 32)}
 	onlyEndPoint := ChannelBindings{TLSServerEndPoint: endPointData}
+	tls13Bindings := ChannelBindings{TLSServerEndPoint: endPointData, TLSExporter: exporterData}
 
 	type tc struct {
 		name     string
@@ -95,6 +106,8 @@ func TestSCRAM(t *testing.T) {
 				{"tls-unique", allBindings, clientSpec{flag: "p", cb: unique}, 0, "", ""},
 				{"only end-point offered", onlyEndPoint, clientSpec{flag: "p", cb: endPoint}, 0, "", ""},
 				{"type not offered", onlyEndPoint, clientSpec{flag: "p", cb: exporter}, 1, NotAuthorized, "unsupported channel binding type"},
+				// TLS 1.3: tls-unique is undefined (RFC 9266 1), the other two are offered.
+				{"tls-unique under TLS 1.3", tls13Bindings, clientSpec{flag: "p", cb: unique}, 1, NotAuthorized, "unsupported channel binding type"},
 				{"binding data mismatch", allBindings, clientSpec{flag: "p", cb: wrongData}, 2, NotAuthorized, "channel binding mismatch"},
 				{"flag n", allBindings, clientSpec{flag: "n"}, 1, MalformedRequest, "a -PLUS mechanism requires channel binding"},
 				{"flag y", allBindings, clientSpec{flag: "y"}, 1, MalformedRequest, "a -PLUS mechanism requires channel binding"},
@@ -148,6 +161,11 @@ func TestSCRAM(t *testing.T) {
 				}
 				if step != c.failStep || f.Condition != c.want || f.Text != c.text {
 					t.Errorf("failed at step %d with %+v, want step %d with %s %q", step, f, c.failStep, c.want, c.text)
+				}
+				// Channel binding refusals say nothing about the password
+				// and are marked so; a wrong password or user never is.
+				if want := bindingRefusals[c.text]; f.Mismatch != want {
+					t.Errorf("Mismatch = %v, want %v", f.Mismatch, want)
 				}
 				if s.Username() != "" {
 					t.Errorf("Username() = %q after failure", s.Username())

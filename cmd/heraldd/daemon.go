@@ -353,14 +353,19 @@ func (b *backend) Status(ctx context.Context) (ops.Status, error) {
 	for k, v := range b.d.addrs {
 		listen[k] = strings.Join(v, ",")
 	}
-	return ops.Status{
+	st := ops.Status{
 		Version:  version,
 		Domains:  b.d.cfg.Domains,
 		DataDir:  absPath(b.d.cfg.DataDir),
 		Sessions: b.d.router.Registry.Count(),
 		Listen:   listen,
 		Raft:     b.d.node.Stats(),
-	}, nil
+	}
+	if b.d.c2s != nil {
+		a := b.d.c2s.AuthStats()
+		st.Auth = ops.AuthCounts{Attempts: a.Attempts, Successes: a.Successes, Failures: a.Failures, Mismatches: a.Mismatches}
+	}
+	return st, nil
 }
 
 func (b *backend) ListUsers(ctx context.Context, domain string) ([]string, error) {

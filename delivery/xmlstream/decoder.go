@@ -117,6 +117,7 @@ type Decoder struct {
 	state     uint8
 	err       error // a stream error: every later Next returns it
 	emptyRoot bool  // the header was <stream:stream/>
+	restarted bool  // the stream follows another on the same reader (Restart)
 
 	p   parser
 	f   finder
@@ -175,6 +176,7 @@ func (d *Decoder) Next() (Event, error) {
 // error stays final (RFC 6120 4.9.1.1): Restart does not clear it.
 func (d *Decoder) Restart() {
 	d.state = stHeader
+	d.restarted = true
 	d.emptyRoot = false
 	d.hdr = Header{}
 	d.p.hdrNS = d.p.hdrNS[:0]
@@ -200,6 +202,7 @@ func (d *Decoder) Reset(r io.Reader) error {
 	d.rerr = nil
 	d.releaseBuf()
 	d.Restart()
+	d.restarted = false // the first stream over the new layer
 	return nil
 }
 

@@ -82,7 +82,8 @@
 //     namespace must be jabber:client, jabber:server or absent (4.8.3
 //     allows refusing others with invalid-namespace).
 //   - The XML declaration is allowed only as the first bytes of a stream
-//     (XML 1.0 2.8), including a restarted one; elsewhere it is a
+//     (XML 1.0 2.8), including a restarted one (behind whitespace left from
+//     the stream that ended there, RFC 6120 11.7); elsewhere it is a
 //     processing instruction, hence restricted-xml. Its standalone
 //     declaration is ignored (11.5 allows ignoring it).
 //   - Attribute values get XML 1.0 3.3.3 normalisation (literal tab, CR and

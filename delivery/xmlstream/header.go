@@ -96,16 +96,32 @@ func (d *Decoder) parseHeader(b []byte) (int, error) {
 		return 0, errEncoding("only UTF-8 is allowed")
 	}
 	i := 0
-	// XML 1.0 2.8: the XML declaration, if any, is the very first thing.
+	if d.restarted {
+		// Whitespace between the last element of the stream that ended and
+		// the new header separates first-level elements of the old stream
+		// (RFC 6120 11.7): a client that ends <auth/> with a newline sends
+		// it before it knows that the stream restarts.
+		for i < len(b) && isSpace(b[i]) {
+			i++
+		}
+		if i == len(b) {
+			return 0, errIncomplete
+		}
+	}
+	// XML 1.0 2.8: the XML declaration, if any, is the very first thing of
+	// the stream's document; every stream, restarts included, may start
+	// with one (RFC 6120 11.5, 4.3.3). Anywhere else "<?" is a processing
+	// instruction and refused below.
 	const decl = "<?xml"
-	switch {
-	case len(b) <= len(decl) && string(b) == decl[:len(b)]:
+	switch rest := b[i:]; {
+	case len(rest) <= len(decl) && string(rest) == decl[:len(rest)]:
 		return 0, errIncomplete
-	case bytes.HasPrefix(b, []byte(decl)) && (isSpace(b[len(decl)]) || b[len(decl)] == '?'):
-		var err error
-		if i, err = xmlDecl(b); err != nil {
+	case bytes.HasPrefix(rest, []byte(decl)) && (isSpace(rest[len(decl)]) || rest[len(decl)] == '?'):
+		n, err := xmlDecl(rest)
+		if err != nil {
 			return 0, err
 		}
+		i += n
 	}
 	for {
 		for i < len(b) && isSpace(b[i]) {

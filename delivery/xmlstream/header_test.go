@@ -1,6 +1,7 @@
 package xmlstream
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -80,5 +81,62 @@ func TestAppendEscaped(t *testing.T) {
 		if got := string(appendEscaped(nil, tt.in, false)); got != tt.text {
 			t.Errorf("text %q = %q, want %q", tt.in, got, tt.text)
 		}
+	}
+}
+
+// A client that ends <auth/> with a newline and restarts with an XML
+// declaration (as clients built on mattn/go-xmpp do) gets its new stream:
+// the newline separates elements of the stream that ended (RFC 6120 11.7),
+// and every stream may start with a declaration (RFC 6120 11.5). A
+// processing instruction stays refused there, and a declaration behind
+// whitespace stays refused on a connection's first stream and after TLS.
+func TestRestartDeclarationAfterWhitespace(t *testing.T) {
+	auth := `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGp1bGlldABy</auth>`
+	hdr2 := `<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client' to='example.com' version='1.0' id='two'>`
+	for _, tc := range []struct {
+		name, restart string
+		cond          Condition // "" when the new stream opens
+	}{
+		{"newline", "\n" + decl + hdr2, ""},
+		{"crlf and spaces", "\r\n \t" + decl + "\n" + hdr2, ""},
+		{"no whitespace", decl + hdr2, ""},
+		{"no declaration", "\n" + hdr2, ""},
+		{"processing instruction", "\n<?pi?>" + hdr2, RestrictedXML},
+		{"declaration then processing instruction", "\n" + decl + "<?pi?>" + hdr2, RestrictedXML},
+		{"declaration twice", "\n" + decl + decl + hdr2, RestrictedXML},
+		{"text", "\nx" + decl + hdr2, NotWellFormed},
+	} {
+		for rname, r := range readers(decl + hdrC + auth + tc.restart + `<iq type='set' id='b'/>`) {
+			d := NewDecoder(r, Limits{})
+			mustKind(t, d, StreamOpen)
+			mustKind(t, d, Element)
+			d.Restart()
+			ev, err := d.Next()
+			if tc.cond != "" {
+				var se *StreamError
+				if !errors.As(err, &se) || se.Condition != tc.cond {
+					t.Errorf("%s/%s: got %v %v, want %s", tc.name, rname, ev.Kind, err, tc.cond)
+				}
+				continue
+			}
+			if err != nil || ev.Kind != StreamOpen || ev.Header.ID != "two" {
+				t.Errorf("%s/%s: got %v %+v %v", tc.name, rname, ev.Kind, ev.Header, err)
+				continue
+			}
+			if ev := mustKind(t, d, Element); ev.Element.Name.Local != "iq" {
+				t.Errorf("%s/%s: %s", tc.name, rname, ev.Element)
+			}
+		}
+	}
+
+	// The first stream over a new TLS layer is a new document.
+	d := NewDecoder(strings.NewReader(hdrC+`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`), Limits{})
+	mustKind(t, d, StreamOpen)
+	mustKind(t, d, Element)
+	if err := d.Reset(strings.NewReader("\n" + decl + hdrC)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Next(); !errors.Is(err, NewError(RestrictedXML, "")) {
+		t.Errorf("declaration behind whitespace after TLS: %v", err)
 	}
 }
