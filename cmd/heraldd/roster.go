@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/heraldxmpp/herald/consensus"
 	"github.com/heraldxmpp/herald/delivery"
@@ -10,6 +11,22 @@ import (
 	"github.com/heraldxmpp/herald/delivery/stanza"
 	"github.com/heraldxmpp/herald/roster"
 )
+
+// createRoster builds the roster service (RFC 6121 2-4) over the
+// replicated store and the stanza plane; the router gives it subscription
+// stanzas and probes.
+func (d *daemon) createRoster() {
+	d.roster = &roster.Service{
+		Store: &rosterStore{node: d.node, log: d.log,
+			maxItems: uint32(d.cfg.Limits.RosterItems), maxPending: uint32(d.cfg.Limits.PendingRequests)},
+		Send:          &rosterSender{router: d.router, store: d.store},
+		Limits:        roster.Limits{MaxItems: d.cfg.Limits.RosterItems},
+		Now:           func() int64 { return time.Now().UnixNano() },
+		SubscribeRate: d.cfg.Limits.SubscribesPerMinute,
+		Log:           d.log.With("component", "roster"),
+	}
+	d.router.Presence = d.roster
+}
 
 // rosterStore is roster.Store over the consensus node: every write is one
 // RosterOp command whose Apply runs the roster table.
