@@ -21,6 +21,7 @@ import (
 	"github.com/heraldxmpp/herald/cmd/internal/config"
 	"github.com/heraldxmpp/herald/consensus"
 	"github.com/heraldxmpp/herald/delivery"
+	"github.com/heraldxmpp/herald/delivery/disco"
 	"github.com/heraldxmpp/herald/delivery/jid"
 	"github.com/heraldxmpp/herald/delivery/stanza"
 	"github.com/heraldxmpp/herald/delivery/xmlstream"
@@ -188,13 +189,21 @@ func (d *daemon) createTLS() error {
 // session sharing with the other nodes.
 func (d *daemon) createDelivery(domains map[string]bool) {
 	reg := delivery.NewRegistry()
-	svc := delivery.NewService("Herald", version, d.store)
+	mux := delivery.NewMux()
 	d.router = &delivery.Router{
 		Domains: domains, Registry: reg, Accounts: d.store,
-		Offline: d.store, Server: svc, Log: d.log,
+		Offline: d.store, Services: mux, Log: d.log,
 	}
 	d.createRoster()
-	svc.HandleUser(stanza.Name{Space: roster.NSRoster, Local: "query"}, d.roster.HandleIQ)
+	mux.Add(
+		&disco.Disco{Name: "Herald"},
+		disco.Ping{},
+		disco.Version{Name: "Herald", Version: version},
+	)
+	mux.HandleUser(stanza.Name{Space: roster.NSRoster, Local: "query"}, d.roster.HandleIQ)
+	// XEP-0160: the router keeps messages for accounts with no available
+	// resource (d.store).
+	mux.Feature(delivery.NSOffline)
 	d.createSessions(reg)
 }
 
