@@ -34,8 +34,9 @@
 //     domains are listed in the server's disco#items. The disco service
 //     reads them when asked, so no list is kept anywhere else.
 //   - Replicated state goes through Raft like every other write: the
-//     service declares the narrow store interface it needs (as roster.Store
-//     does), with commands that state intents; consensus holds the
+//     service declares the narrow store interface it needs (as
+//     roster/service's Store), with commands that state intents (the
+//     roster's RosterOp); consensus holds the
 //     service's own command types and its section of the one keyspace, and
 //     cmd/heraldd satisfies the interface with consensus.Node.Propose.
 //     Apply stays deterministic; effects follow the commit.

@@ -26,7 +26,7 @@ import (
 	"github.com/heraldxmpp/herald/delivery/stanza"
 	"github.com/heraldxmpp/herald/delivery/xmlstream"
 	"github.com/heraldxmpp/herald/ops"
-	"github.com/heraldxmpp/herald/roster"
+	rosterservice "github.com/heraldxmpp/herald/roster/service"
 	"github.com/heraldxmpp/herald/s2s"
 )
 
@@ -38,7 +38,7 @@ type daemon struct {
 	node     *consensus.Node
 	store    *store
 	router   *delivery.Router
-	roster   *roster.Service
+	roster   *rosterservice.Service
 	sessions *delivery.Cluster // nil without a cluster port
 	departed *departures
 	c2s      *c2s.Server
@@ -199,8 +199,8 @@ func (d *daemon) createDelivery(domains map[string]bool) {
 		&disco.Disco{Name: "Herald"},
 		disco.Ping{},
 		disco.Version{Name: "Herald", Version: version},
+		d.roster,
 	)
-	mux.HandleUser(stanza.Name{Space: roster.NSRoster, Local: "query"}, d.roster.HandleIQ)
 	// XEP-0160: the router keeps messages for accounts with no available
 	// resource (d.store).
 	mux.Feature(delivery.NSOffline)
@@ -450,12 +450,28 @@ func (b *backend) Status(ctx context.Context) (ops.Status, error) {
 		Sessions: b.d.router.Registry.Count(),
 		Listen:   listen,
 		Raft:     b.d.node.Stats(),
+		Metrics:  b.d.metricsOfParts(),
 	}
 	if b.d.c2s != nil {
 		a := b.d.c2s.AuthStats()
 		st.Auth = ops.AuthCounts{Attempts: a.Attempts, Successes: a.Successes, Failures: a.Failures, Mismatches: a.Mismatches}
 	}
 	return st, nil
+}
+
+// metricsOfParts are the figures of the bounded tables the parts keep.
+func (d *daemon) metricsOfParts() []ops.Metric {
+	rs := d.roster.Stats()
+	return []ops.Metric{
+		{Name: "herald_roster_subscribe_buckets", Value: int64(rs.SubscribeBuckets),
+			Help: "Per-account subscribe rate buckets held (bounded; least recently used evicted)."},
+		{Name: "herald_roster_subscribe_buckets_evicted_total", Counter: true, Value: int64(rs.BucketsEvicted),
+			Help: "Subscribe rate buckets evicted at the bound while still limiting their account."},
+		{Name: "herald_presence_directed", Value: int64(rs.Directed),
+			Help: "Entities remembered as having directed presence from a resource on this node."},
+		{Name: "herald_presence_directed_refused_total", Counter: true, Value: int64(rs.DirectedRefused),
+			Help: "Directed presence refused because the resource had reached its bound."},
+	}
 }
 
 func (b *backend) ListUsers(ctx context.Context, domain string) ([]string, error) {

@@ -6,12 +6,15 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/heraldxmpp/herald/delivery"
 	"github.com/heraldxmpp/herald/delivery/jid"
+	"github.com/heraldxmpp/herald/delivery/stanza"
 )
 
 // freePort returns a loopback address nothing listens on.
@@ -147,4 +150,38 @@ func TestDeparturesBounded(t *testing.T) {
 		}
 		p.add(res) // after close: returns at once
 	})
+}
+
+// The roster service's bounded tables show on the metrics endpoint, and
+// a resource pushed past its directed-presence bound is refused and
+// counted there.
+func TestBoundsInMetrics(t *testing.T) {
+	d := startInProcess(t)
+	s := d.server()
+	s.addUser(t, "alice@localhost", "password-alice")
+	s.addUser(t, "bob@localhost", "password-bob")
+	d.roster.MaxDirected = 1
+	alice := connect(t, d, "alice@localhost/a")
+	connect(t, d, "bob@localhost/b")
+	for _, to := range []string{"bob@localhost", "bob@localhost/b"} {
+		p := stanza.NewElement(stanza.NSClient, "presence").Set("from", "alice@localhost/a").Set("to", to)
+		d.roster.Directed(jid.MustParse("alice@localhost/a"), jid.MustParse(to), p)
+	}
+	expect(t, "alice after the second directed presence", alice.take(), "presence error bob@localhost/b")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var body strings.Builder
+	if err := s.client().Metrics(ctx, &body); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"herald_presence_directed 1\n",
+		"herald_presence_directed_refused_total 1\n",
+		"herald_roster_subscribe_buckets 0\n",
+		"# TYPE herald_roster_subscribe_buckets_evicted_total counter\n",
+	} {
+		if !strings.Contains(body.String(), want) {
+			t.Errorf("metrics lack %q:\n%s", want, body.String())
+		}
+	}
 }
