@@ -39,7 +39,7 @@ type daemon struct {
 	store    *store
 	router   *delivery.Router
 	roster   *rosterservice.Service
-	sessions *delivery.Cluster // nil without a cluster port
+	sessions *delivery.Cluster // nil without a cluster port, and so is departed
 	departed *departures
 	c2s      *c2s.Server
 	s2s      *s2s.Server
@@ -121,8 +121,8 @@ func (d *daemon) serve() error {
 			}
 		}()
 	}
-	d.departed.start()
 	if d.sessions != nil {
+		d.departed.start()
 		d.node.SetPeerHandler(d.sessions)
 	}
 	d.log.Info("herald is running",

@@ -22,6 +22,9 @@ const (
 // owed. A node without a cluster port has no one to share with. The
 // sharing starts in serve, once every listener is open.
 func (d *daemon) createSessions(reg *delivery.Registry) {
+	if d.cfg.Cluster.Bind == "" {
+		return
+	}
 	rs := d.roster
 	// RFC 6121 4.5.2, on behalf of a resource whose node is gone: to the
 	// user's own resources, then the contacts. Off the peer channel's
@@ -36,9 +39,6 @@ func (d *daemon) createSessions(reg *delivery.Registry) {
 		}
 		rs.Unavailable(res.JID, un)
 	})
-	if d.cfg.Cluster.Bind == "" {
-		return
-	}
 	cl := delivery.NewCluster(reg, d.node)
 	cl.Log = d.log.With("component", "sessions")
 	cl.Departed = d.departed.add
