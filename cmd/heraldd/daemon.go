@@ -113,8 +113,12 @@ func (d *daemon) serve() error {
 	if err != nil {
 		return err
 	}
+	// The addresses are all known before anything is served: the admin
+	// API reports them.
 	for _, l := range lns {
 		d.addrs[l.role] = append(d.addrs[l.role], l.ln.Addr().String())
+	}
+	for _, l := range lns {
 		go func() {
 			if err := l.serve(l.ln); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, http.ErrServerClosed) {
 				d.log.Error("listener stopped", "role", l.role, "addr", l.ln.Addr().String(), "err", err)
