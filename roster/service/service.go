@@ -25,7 +25,8 @@ type Request struct {
 }
 
 // Store is the replicated roster state. Apply is one Raft command whose
-// Apply runs Step; req is the stanza to keep when the effect says so.
+// Apply runs roster.Step; req is the stanza to keep when the effect says
+// so.
 type Store interface {
 	List(user string) (items []roster.Item, ver uint64, err error)
 	Get(user, contact string) (roster.Item, bool, error)
@@ -72,8 +73,9 @@ type Service struct {
 	Store  Store
 	Send   Sender
 	Limits roster.Limits
-	// Now returns the time in unix nanoseconds (the roster package does
-	// not read the clock itself).
+	// Now returns the time in unix nanoseconds: when a request was
+	// received, for the subscribe rate. The service reads the clock only
+	// through it (tests drive it), and hands times to the pure table.
 	Now func() int64
 	// SubscribeRate is the number of outbound subscribe requests a user
 	// may send per minute; burst is the same number.
