@@ -26,6 +26,7 @@ import (
 
 	"github.com/heraldxmpp/herald/c2s/sasl"
 	"github.com/heraldxmpp/herald/delivery"
+	"github.com/heraldxmpp/herald/delivery/disco"
 	"github.com/heraldxmpp/herald/delivery/jid"
 	"github.com/heraldxmpp/herald/delivery/stanza"
 )
@@ -222,7 +223,7 @@ func newEnv(t testing.TB, mod func(*Config)) *env {
 		Registry: delivery.NewRegistry(),
 		Accounts: accts,
 		Offline:  off,
-		Server:   delivery.NewService("Herald", "test", accts),
+		Services: delivery.NewMux().Add(&disco.Disco{Name: "Herald"}, disco.Ping{}, disco.Version{Name: "Herald", Version: "test"}),
 		Log:      log,
 	}
 	cfg := Config{

@@ -43,6 +43,10 @@ type Presence interface {
 	Available(full jid.JID, st *stanza.Element, initial bool)
 	// Unavailable follows the end of full's presence.
 	Unavailable(full jid.JID, st *stanza.Element)
+	// Ended follows the end of a session that was not available: only
+	// the entities it sent directed presence to are owed st (RFC 6121
+	// 4.6.2 item 3).
+	Ended(full jid.JID, st *stanza.Element)
 	// Directed routes presence full sends to one entity, and remembers it.
 	Directed(full, to jid.JID, st *stanza.Element)
 }

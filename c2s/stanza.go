@@ -220,16 +220,24 @@ func (s *session) deliverOffline() {
 }
 
 // unbound runs when a bound session ends: the resource leaves the
-// registry and, if it was available, the user's other resources get the
-// unavailable presence it owed them (RFC 6121 4.5.2).
+// registry and, if it was available, the user's other resources and its
+// contacts get the unavailable presence it owed them (RFC 6121 4.5.2);
+// if not, only the entities it sent directed presence to (4.6.2 item 3).
 func (s *session) unbound() {
 	res, ok := s.srv.cfg.Router.Registry.Unbind(s.jid, s)
-	if !ok || !res.Available {
+	if !ok {
 		return
 	}
 	un := stanza.NewElement(stanza.NSClient, "presence").Set("from", s.jid.String()).Set("type", "unavailable")
+	p := s.srv.cfg.Presence
+	if !res.Available {
+		if p != nil {
+			p.Ended(s.jid, un)
+		}
+		return
+	}
 	s.toOwnResources(un)
-	if p := s.srv.cfg.Presence; p != nil {
+	if p != nil {
 		p.Unavailable(s.jid, un)
 	}
 }

@@ -3,7 +3,7 @@ package c2s
 import (
 	"testing"
 
-	"github.com/heraldxmpp/herald/delivery"
+	"github.com/heraldxmpp/herald/delivery/disco"
 	"github.com/heraldxmpp/herald/delivery/jid"
 	"github.com/heraldxmpp/herald/delivery/stanza"
 )
@@ -123,12 +123,12 @@ func TestIQ(t *testing.T) {
 	t.Run("disco#info", func(t *testing.T) {
 		c.send(`<iq type='get' id='d1' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
 		el := c.nextNamed(stanza.NSClient, "iq")
-		q := el.Child(delivery.NSDiscoInfo, "query")
+		q := el.Child(disco.NSInfo, "query")
 		if el.Get("type") != "result" || el.Get("id") != "d1" || el.Get("from") != testDomain ||
 			el.Get("to") != c.jid.String() || q == nil {
 			t.Fatalf("disco#info answer %s", el)
 		}
-		id := q.Child(delivery.NSDiscoInfo, "identity")
+		id := q.Child(disco.NSInfo, "identity")
 		if id == nil || id.Get("category") != "server" || id.Get("type") != "im" {
 			t.Fatalf("identity in %s", el)
 		}
@@ -138,7 +138,7 @@ func TestIQ(t *testing.T) {
 				features[f.Get("var")] = true
 			}
 		}
-		for _, want := range []string{delivery.NSDiscoInfo, delivery.NSPing} {
+		for _, want := range []string{disco.NSInfo, disco.NSPing} {
 			if !features[want] {
 				t.Errorf("disco#info lacks %s: %s", want, el)
 			}

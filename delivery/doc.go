@@ -1,8 +1,7 @@
 // Package delivery is Herald's stanza plane: who is connected where
-// (Registry) and how a stanza reaches them (Router, the rules of RFC 6120
-// 10 and RFC 6121 8), plus the server's own IQ responder (Service: XEP-0030
-// disco, XEP-0199 ping, XEP-0092 version, and a mux other packages add
-// handlers to).
+// (Registry), how a stanza reaches them (Router, the rules of RFC 6120 10
+// and RFC 6121 8), and the one seam through which the server's own
+// services plug into it (Service and Mux, service.go).
 //
 // In a cluster, a Cluster (remote.go) hooks the resources of the other
 // nodes into the Registry, announces this node's changes to them over the
@@ -12,23 +11,83 @@
 //
 // Its subpackages hold the shared XMPP primitives: jid (RFC 7622
 // addresses), stanza (the element tree and stanza errors) and xmlstream
-// (the restricted-XML stream reader and writer).
+// (the restricted-XML stream reader and writer); and the first services:
+// disco (XEP-0030 discovery, XEP-0199 ping, XEP-0092 version).
+//
+// # Services
+//
+// Everything the server answers itself (disco, the roster, and the
+// account services and components to come: PEP, archive, blocking, vCard,
+// group chat, upload) is a Service, shaped the same way:
+//
+//   - One package per protocol family, under the top-level folder whose
+//     concern it extends (most under delivery/). It imports delivery, jid
+//     and stanza, never another service.
+//   - It registers with the router through Register(*Mux), once, while
+//     cmd/heraldd wires the server: for IQ payloads to the server's domain
+//     (HandleServer) or to an account's bare JID (HandleUser), or for a
+//     component domain such as conference.example.org (Component), which
+//     then receives every stanza for that domain and the entities on it.
+//     Two services for one payload or one domain panic at wiring time.
+//   - It declares what disco shows through the same Mux: Feature and
+//     Identity for the server, AccountFeature for accounts; component
+//     domains are listed in the server's disco#items. The disco service
+//     reads them when asked, so no list is kept anywhere else.
+//   - Replicated state goes through Raft like every other write: the
+//     service declares the narrow store interface it needs (as
+//     roster/service's Store), with commands that state intents (the
+//     roster's RosterOp); consensus holds the
+//     service's own command types and its section of the one keyspace, and
+//     cmd/heraldd satisfies the interface with consensus.Node.Propose.
+//     Apply stays deterministic; effects follow the commit.
+//   - cmd/heraldd builds it and adds it to the mux before any listener
+//     opens.
+//
+// A service answering urn:example:echo for the server, and its wiring:
+//
+//	package echo
+//
+//	const NS = "urn:example:echo"
+//
+//	type Service struct{}
+//
+//	func (Service) Register(m *delivery.Mux) {
+//		m.Feature(NS)
+//		m.HandleServer(stanza.Name{Space: NS, Local: "echo"}, answer)
+//	}
+//
+//	func answer(iq, payload *stanza.Element, from, to jid.JID) (*stanza.Element, *stanza.Error) {
+//		if iq.Get("type") != "get" {
+//			return nil, stanza.NewError(stanza.BadRequest, "")
+//		}
+//		return delivery.Result(iq, from, to).Append(payload), nil
+//	}
+//
+//	// cmd/heraldd
+//	mux := delivery.NewMux().Add(&disco.Disco{Name: "Herald"}, disco.Ping{}, echo.Service{})
+//	router := &delivery.Router{Services: mux /* , ... */}
+//
+// Message and presence hooks for account services (a message archive, a
+// blocking list) are not part of the seam yet; presence subscriptions and
+// probes reach the roster through Router.Presence.
 //
 // Invariants:
 //   - The router never blocks on a recipient: Sink.Deliver queues or
-//     refuses at once. Raft and Pebble are touched only to store a message
-//     for an account with no available resource.
+//     refuses at once, and so does Component.HandleStanza. Raft and Pebble
+//     are touched only to store a message for an account with no available
+//     resource.
 //   - Stanzas reach the router with 'from' already stamped by the stream
 //     that received them; the router never trusts a client's 'from'.
 //   - The 'to' of a delivered stanza is never rewritten (RFC 6121 8.5.2).
 //   - An error stanza is never answered with an error (RFC 6120 8.3.1).
+//   - The Mux is filled before the router serves and only read afterwards.
 //
 // Usage:
 //
 //	reg := delivery.NewRegistry()
 //	r := &delivery.Router{Domains: map[string]bool{"example.org": true},
 //		Registry: reg, Accounts: accounts, Offline: offline,
-//		Server: delivery.NewService("Herald", version, accounts)}
+//		Services: delivery.NewMux().Add(&disco.Disco{Name: "Herald"}, disco.Ping{})}
 //	reg.Bind(full, session, delivery.ConflictRename, newResource)
 //	r.Route(st, full, to)
 package delivery

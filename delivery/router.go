@@ -12,18 +12,15 @@ type Accounts interface {
 	Exists(bare jid.JID) bool
 }
 
+// NSOffline is the disco feature of offline storage (XEP-0160 5); the
+// server advertises it when the router has an Offline store.
+const NSOffline = "msgoffline"
+
 // Offline keeps messages for an account with no available resource
 // (XEP-0160). Store returns a *stanza.Error to bounce to the sender when
 // the message cannot be kept (storage full, no quorum).
 type Offline interface {
 	Store(to jid.JID, st *stanza.Element) error
-}
-
-// IQHandler answers IQs that the server handles itself: those addressed
-// to a local domain, or to a bare JID on behalf of the account (RFC 6121
-// 8.5.2.1.3). It returns the reply, or an error to bounce.
-type IQHandler interface {
-	HandleIQ(iq *stanza.Element, from, to jid.JID) (*stanza.Element, *stanza.Error)
 }
 
 // PresenceHandler is the roster layer as the router sees it: it takes
@@ -48,11 +45,14 @@ type Router struct {
 	Domains map[string]bool
 	// Registry holds this node's connected resources.
 	Registry *Registry
-	// Accounts, Offline and Server are the collaborators named above.
+	// Accounts, Offline and Presence are the collaborators named above.
 	Accounts Accounts
 	Offline  Offline
-	Server   IQHandler
 	Presence PresenceHandler
+	// Services answers the IQs the server handles itself (those to a
+	// local domain, or to a bare JID on behalf of the account, RFC 6121
+	// 8.5.2.1.3) and holds the component domains (service.go).
+	Services *Mux
 	// Remote is nil when federation is off: stanzas for other domains are
 	// then answered with remote-server-not-found.
 	Remote Remote
@@ -69,6 +69,10 @@ func (r *Router) IsLocal(domain string) bool { return r.Domains[domain] }
 func (r *Router) Route(st *stanza.Element, from, to jid.JID) {
 	if to.IsZero() {
 		to = from.Bare()
+	}
+	if c := r.Services.component(to.Domain()); c != nil {
+		c.HandleStanza(st, from, to)
+		return
 	}
 	if !r.IsLocal(to.Domain()) {
 		if !r.IsLocal(from.Domain()) {
@@ -122,11 +126,11 @@ func (r *Router) serverIQ(st *stanza.Element, from, to jid.JID) {
 		r.bounce(st, from, stanza.NewError(stanza.BadRequest, "iq get/set needs exactly one child element"))
 		return
 	}
-	if r.Server == nil {
+	if r.Services == nil {
 		r.bounce(st, from, stanza.NewError(stanza.ServiceUnavailable, ""))
 		return
 	}
-	reply, serr := r.Server.HandleIQ(st, from, to)
+	reply, serr := r.Services.HandleIQ(st, from, to)
 	if serr != nil {
 		r.bounce(st, from, serr)
 		return
@@ -309,6 +313,11 @@ func (r *Router) presenceToBare(st *stanza.Element, from, bare jid.JID) {
 // to: every resource of a local bare JID, one local resource, or over s2s
 // to a remote entity.
 func (r *Router) deliverTo(to jid.JID, st *stanza.Element) {
+	if c := r.Services.component(to.Domain()); c != nil {
+		from, _ := jid.Parse(st.Get("from"))
+		c.HandleStanza(st, from, to)
+		return
+	}
 	if !r.IsLocal(to.Domain()) {
 		if r.Remote != nil {
 			from, _ := jid.Parse(st.Get("from"))

@@ -41,20 +41,33 @@ func (o *offline) Store(to jid.JID, st *stanza.Element) error {
 }
 
 type fixture struct {
-	r       *Router
-	off     *offline
-	sinks   map[string]*sink
-	service *Service
+	r     *Router
+	off   *offline
+	sinks map[string]*sink
+}
+
+// echo is a service answering {urn:example:echo}echo gets for the server
+// and for accounts with an empty result.
+type echo struct{}
+
+const nsEcho = "urn:example:echo"
+
+func (echo) Register(m *Mux) {
+	fn := func(iq, _ *stanza.Element, from, to jid.JID) (*stanza.Element, *stanza.Error) {
+		return Result(iq, from, to), nil
+	}
+	m.HandleServer(stanza.Name{Space: nsEcho, Local: "echo"}, fn)
+	m.HandleUser(stanza.Name{Space: nsEcho, Local: "echo"}, fn)
+	m.Feature(nsEcho)
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	acc := accounts{"alice@example.org": true, "bob@example.org": true}
 	f := &fixture{off: &offline{}, sinks: map[string]*sink{}}
-	f.service = NewService("Herald", "test", acc)
 	f.r = &Router{
 		Domains: map[string]bool{"example.org": true}, Registry: NewRegistry(),
-		Accounts: acc, Offline: f.off, Server: f.service,
+		Accounts: acc, Offline: f.off, Services: NewMux().Add(echo{}),
 	}
 	return f
 }
@@ -188,7 +201,7 @@ func TestNoSuchUser(t *testing.T) {
 		t.Fatalf("presence to no such user answered: %q", got)
 	}
 	iq := stanza.NewElement(stanza.NSClient, "iq").Set("from", "alice@example.org/a").Set("to", "nobody@example.org").Set("type", "get").Set("id", "q")
-	iq.Append(stanza.NewElement(NSDiscoInfo, "query"))
+	iq.Append(stanza.NewElement(nsEcho, "echo"))
 	f.route(iq)
 	got = a.take()
 	if len(got) != 1 || !strings.Contains(got[0], "service-unavailable") || !strings.Contains(got[0], `id="q"`) {
@@ -225,10 +238,8 @@ func TestServerIQs(t *testing.T) {
 		to      string
 		want    []string
 	}{
-		{stanza.NewElement(NSPing, "ping"), "example.org", []string{`type="result"`, `from="example.org"`}},
-		{stanza.NewElement(NSDiscoInfo, "query"), "example.org", []string{`category="server"`, `var="urn:xmpp:ping"`}},
-		{stanza.NewElement(NSVersion, "query"), "example.org", []string{"<name>Herald</name>"}},
-		{stanza.NewElement(NSDiscoInfo, "query"), "bob@example.org", []string{`category="account"`}},
+		{stanza.NewElement(nsEcho, "echo"), "example.org", []string{`type="result"`, `from="example.org"`, `id="i1"`}},
+		{stanza.NewElement(nsEcho, "echo"), "bob@example.org", []string{`type="result"`, `from="bob@example.org"`}},
 		{stanza.NewElement("urn:example:unknown", "query"), "example.org", []string{"service-unavailable"}},
 		{stanza.NewElement("urn:example:unknown", "query"), "bob@example.org", []string{"service-unavailable"}},
 	}
@@ -248,7 +259,7 @@ func TestServerIQs(t *testing.T) {
 	}
 	// RFC 6120 8.2.3: two payloads is a bad request.
 	iq := stanza.NewElement(stanza.NSClient, "iq").Set("from", "alice@example.org/a").Set("to", "example.org").Set("type", "get").Set("id", "i2")
-	iq.Append(stanza.NewElement(NSPing, "ping"), stanza.NewElement(NSPing, "ping"))
+	iq.Append(stanza.NewElement(nsEcho, "echo"), stanza.NewElement(nsEcho, "echo"))
 	f.route(iq)
 	if got := a.take(); len(got) != 1 || !strings.Contains(got[0], "bad-request") {
 		t.Fatalf("two payloads: got %q", got)

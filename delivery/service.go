@@ -1,76 +1,151 @@
 package delivery
 
 import (
-	"sort"
+	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/heraldxmpp/herald/delivery/jid"
 	"github.com/heraldxmpp/herald/delivery/stanza"
 )
 
-// Namespaces of the IQ payloads the server answers itself.
-const (
-	NSDiscoInfo  = "http://jabber.org/protocol/disco#info"
-	NSDiscoItems = "http://jabber.org/protocol/disco#items"
-	NSPing       = "urn:xmpp:ping"
-	NSVersion    = "jabber:iq:version"
-	NSOffline    = "msgoffline"
-)
+// Service is one protocol family the server carries out itself (disco,
+// the roster, PEP, an archive, a group chat component...): the one seam
+// between the router and a service. Register declares, on the mux, the IQ
+// payloads the service answers, the component domain it serves, and the
+// disco features and identities it adds to the server's. It runs once,
+// while cmd/heraldd wires the server, before anything is routed.
+type Service interface {
+	Register(m *Mux)
+}
 
 // IQFunc answers one IQ payload. to is the address the IQ was sent to (a
-// local domain or bare JID); payload is the IQ's single child element.
+// local domain or bare JID); payload is the IQ's single child element. It
+// returns the reply, or the error to bounce.
 type IQFunc func(iq, payload *stanza.Element, from, to jid.JID) (*stanza.Element, *stanza.Error)
 
-// Service is the server's own IQ responder: a mux from payload name to a
-// handler, plus the built-in XEP-0030 disco, XEP-0199 ping and XEP-0092
-// version answers. Its Features lists what disco#info advertises.
-type Service struct {
-	Name, Version string
-	// Accounts decides whether disco on a bare JID sees an account.
-	Accounts Accounts
-	// Users are the handlers for IQs addressed to an account (or with no
-	// 'to'); Server the ones for IQs addressed to the domain.
-	users, server map[stanza.Name]IQFunc
+// Component takes every stanza addressed to its domain or to an entity on
+// it (a room, an upload slot). Like Sink.Deliver it must not block the
+// router: it queues or answers at once, and sends its replies through the
+// router with its own domain as 'from'.
+type Component interface {
+	HandleStanza(st *stanza.Element, from, to jid.JID)
+}
+
+// Identity is a XEP-0030 identity (category/type, and a human name).
+type Identity struct {
+	Category, Type, Name string
+}
+
+// Mux is the router's table of services: IQ handlers by payload name for
+// IQs to a local domain and for IQs to an account's bare JID (answered on
+// the account's behalf, RFC 6121 8.5.2.1.3), component domains, and the
+// disco features and identities every service contributes. It is filled
+// by Register calls before the router serves and only read afterwards.
+type Mux struct {
+	server, users map[stanza.Name]IQFunc
+	components    map[string]Component
 	features      []string
+	identities    []Identity
+	accountFeats  []string
 }
 
-// NewService returns a service with disco, ping and version installed.
-func NewService(name, version string, accounts Accounts) *Service {
-	s := &Service{Name: name, Version: version, Accounts: accounts,
-		users: map[stanza.Name]IQFunc{}, server: map[stanza.Name]IQFunc{}}
-	s.HandleServer(stanza.Name{Space: NSDiscoInfo, Local: "query"}, s.discoInfo)
-	s.HandleServer(stanza.Name{Space: NSDiscoItems, Local: "query"}, s.discoItems)
-	s.HandleServer(stanza.Name{Space: NSPing, Local: "ping"}, pong)
-	s.HandleServer(stanza.Name{Space: NSVersion, Local: "query"}, s.version)
-	s.HandleUser(stanza.Name{Space: NSDiscoInfo, Local: "query"}, s.discoInfoAccount)
-	s.HandleUser(stanza.Name{Space: NSDiscoItems, Local: "query"}, s.discoItems)
-	// XEP-0199 3: a ping to the account's bare JID is answered by the
-	// server on the account's behalf.
-	s.HandleUser(stanza.Name{Space: NSPing, Local: "ping"}, pong)
-	s.AddFeature(NSDiscoInfo, NSDiscoItems, NSPing, NSVersion, NSOffline)
-	return s
+// NewMux returns a mux with no service.
+func NewMux() *Mux {
+	return &Mux{server: map[stanza.Name]IQFunc{}, users: map[stanza.Name]IQFunc{}, components: map[string]Component{}}
 }
 
-// HandleServer installs fn for IQs to the domain whose payload is name.
-func (s *Service) HandleServer(name stanza.Name, fn IQFunc) { s.server[name] = fn }
-
-// HandleUser installs fn for IQs to an account's bare JID.
-func (s *Service) HandleUser(name stanza.Name, fn IQFunc) { s.users[name] = fn }
-
-// AddFeature adds disco#info features of the server.
-func (s *Service) AddFeature(vars ...string) {
-	s.features = append(s.features, vars...)
-	sort.Strings(s.features)
+// Add registers every service, in order.
+func (m *Mux) Add(services ...Service) *Mux {
+	for _, s := range services {
+		s.Register(m)
+	}
+	return m
 }
 
-// Features returns the advertised features, sorted.
-func (s *Service) Features() []string { return append([]string(nil), s.features...) }
+// HandleServer installs fn for IQs to a local domain whose payload is
+// name. Two services for one payload is a wiring mistake: it panics.
+func (m *Mux) HandleServer(name stanza.Name, fn IQFunc) { install(m.server, "server", name, fn) }
 
-// HandleIQ implements IQHandler.
-func (s *Service) HandleIQ(iq *stanza.Element, from, to jid.JID) (*stanza.Element, *stanza.Error) {
+// HandleUser installs fn for IQs to an account's bare JID whose payload
+// is name. Two services for one payload is a wiring mistake: it panics.
+func (m *Mux) HandleUser(name stanza.Name, fn IQFunc) { install(m.users, "account", name, fn) }
+
+func install(table map[stanza.Name]IQFunc, kind string, name stanza.Name, fn IQFunc) {
+	if _, dup := table[name]; dup {
+		panic(fmt.Sprintf("delivery: two services answer %s IQs {%s}%s", kind, name.Space, name.Local))
+	}
+	table[name] = fn
+}
+
+// Component routes every stanza for domain (a subdomain of a served
+// domain, such as conference.example.org) and the entities on it to c.
+// The domain is listed in the server's disco#items (XEP-0030 4).
+func (m *Mux) Component(domain string, c Component) {
+	domain = strings.ToLower(domain)
+	if c == nil {
+		panic("delivery: a nil component for " + domain)
+	}
+	if _, dup := m.components[domain]; dup {
+		panic("delivery: two components for " + domain)
+	}
+	m.components[domain] = c
+}
+
+// Feature adds disco#info features of the server (XEP-0030 3.1).
+func (m *Mux) Feature(vars ...string) { m.features = addSorted(m.features, vars) }
+
+// AccountFeature adds disco#info features of every account's bare JID
+// (XEP-0030 8, features the server offers on the account's behalf).
+func (m *Mux) AccountFeature(vars ...string) { m.accountFeats = addSorted(m.accountFeats, vars) }
+
+// Identity adds a disco#info identity of the server.
+func (m *Mux) Identity(id Identity) { m.identities = append(m.identities, id) }
+
+func addSorted(list, vars []string) []string {
+	for _, v := range vars {
+		if !slices.Contains(list, v) {
+			list = append(list, v)
+		}
+	}
+	slices.Sort(list)
+	return list
+}
+
+// Features returns the server's disco features, sorted.
+func (m *Mux) Features() []string { return slices.Clone(m.features) }
+
+// AccountFeatures returns the accounts' disco features, sorted.
+func (m *Mux) AccountFeatures() []string { return slices.Clone(m.accountFeats) }
+
+// Identities returns the server's disco identities in registration order.
+func (m *Mux) Identities() []Identity { return slices.Clone(m.identities) }
+
+// Components returns the component domains, sorted.
+func (m *Mux) Components() []string {
+	out := make([]string, 0, len(m.components))
+	for d := range m.components {
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// component returns the component serving domain, if any.
+func (m *Mux) component(domain string) Component {
+	if m == nil {
+		return nil
+	}
+	return m.components[domain]
+}
+
+// HandleIQ answers an IQ get or set addressed to a local domain or to an
+// account's bare JID with the handler registered for its payload.
+func (m *Mux) HandleIQ(iq *stanza.Element, from, to jid.JID) (*stanza.Element, *stanza.Error) {
 	payload := iq.FirstElement()
-	table := s.server
+	table := m.server
 	if to.Local() != "" {
-		table = s.users
+		table = m.users
 	}
 	fn := table[payload.Name]
 	if fn == nil {
@@ -93,63 +168,4 @@ func Result(iq *stanza.Element, from, to jid.JID) *stanza.Element {
 	}
 	r.Set("to", from.String())
 	return r
-}
-
-func pong(iq, _ *stanza.Element, from, to jid.JID) (*stanza.Element, *stanza.Error) {
-	if iq.Get("type") != "get" {
-		return nil, stanza.NewError(stanza.BadRequest, "")
-	}
-	return Result(iq, from, to), nil
-}
-
-func (s *Service) discoInfo(iq, q *stanza.Element, from, to jid.JID) (*stanza.Element, *stanza.Error) {
-	if iq.Get("type") != "get" {
-		return nil, stanza.NewError(stanza.BadRequest, "")
-	}
-	if q.Get("node") != "" {
-		return nil, stanza.NewError(stanza.ItemNotFound, "")
-	}
-	out := stanza.NewElement(NSDiscoInfo, "query")
-	// XEP-0030 3.1: an XMPP server's identity is server/im.
-	out.Append(stanza.NewElement(NSDiscoInfo, "identity").
-		Set("category", "server").Set("type", "im").Set("name", s.Name))
-	for _, f := range s.features {
-		out.Append(stanza.NewElement(NSDiscoInfo, "feature").Set("var", f))
-	}
-	return Result(iq, from, to).Append(out), nil
-}
-
-func (s *Service) discoInfoAccount(iq, q *stanza.Element, from, to jid.JID) (*stanza.Element, *stanza.Error) {
-	if iq.Get("type") != "get" {
-		return nil, stanza.NewError(stanza.BadRequest, "")
-	}
-	if q.Get("node") != "" {
-		return nil, stanza.NewError(stanza.ItemNotFound, "")
-	}
-	out := stanza.NewElement(NSDiscoInfo, "query")
-	// XEP-0030 8: a registered account is account/registered.
-	out.Append(stanza.NewElement(NSDiscoInfo, "identity").
-		Set("category", "account").Set("type", "registered"))
-	out.Append(stanza.NewElement(NSDiscoInfo, "feature").Set("var", NSDiscoInfo))
-	return Result(iq, from, to).Append(out), nil
-}
-
-func (s *Service) discoItems(iq, q *stanza.Element, from, to jid.JID) (*stanza.Element, *stanza.Error) {
-	if iq.Get("type") != "get" {
-		return nil, stanza.NewError(stanza.BadRequest, "")
-	}
-	if q.Get("node") != "" {
-		return nil, stanza.NewError(stanza.ItemNotFound, "")
-	}
-	return Result(iq, from, to).Append(stanza.NewElement(NSDiscoItems, "query")), nil
-}
-
-func (s *Service) version(iq, _ *stanza.Element, from, to jid.JID) (*stanza.Element, *stanza.Error) {
-	if iq.Get("type") != "get" {
-		return nil, stanza.NewError(stanza.BadRequest, "")
-	}
-	q := stanza.NewElement(NSVersion, "query")
-	q.Append(stanza.NewElement(NSVersion, "name").AppendText(s.Name))
-	q.Append(stanza.NewElement(NSVersion, "version").AppendText(s.Version))
-	return Result(iq, from, to).Append(q), nil
 }

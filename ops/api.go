@@ -124,6 +124,18 @@ type Status struct {
 	Raft     map[string]string `json:"raft"`
 	// Auth counts client SASL exchanges since the server started.
 	Auth AuthCounts `json:"auth"`
+	// Metrics are further figures of the node's parts (bounded tables,
+	// refusals), exported as they are by the metrics endpoint.
+	Metrics []Metric `json:"metrics,omitempty"`
+}
+
+// Metric is one figure for the metrics endpoint: a gauge, or a counter
+// when Counter is set.
+type Metric struct {
+	Name    string `json:"name"`
+	Help    string `json:"help"`
+	Counter bool   `json:"counter,omitempty"`
+	Value   int64  `json:"value"`
 }
 
 // AuthCounts are a node's client SASL counters.

@@ -39,6 +39,14 @@ func writeMetrics(w io.Writer, r *http.Request, b Backend) {
 		fmt.Fprintf(w, "herald_c2s_auth_results_total{result=\"success\"} %d\n", st.Auth.Successes)
 		fmt.Fprintf(w, "herald_c2s_auth_results_total{result=\"failure\"} %d\n", st.Auth.Failures)
 		fmt.Fprintf(w, "herald_c2s_auth_results_total{result=\"mismatch\"} %d\n", st.Auth.Mismatches)
+		for _, m := range st.Metrics {
+			if m.Counter {
+				counter(m.Name, m.Help)
+			} else {
+				gauge(m.Name, m.Help)
+			}
+			fmt.Fprintf(w, "%s %d\n", m.Name, m.Value)
+		}
 	}
 	if c, err := b.Cluster(ctx); err == nil {
 		gauge("herald_raft_term", "Current Raft term.")

@@ -13,7 +13,11 @@ import (
 type fakeBackend struct{ Backend }
 
 func (fakeBackend) Status(context.Context) (Status, error) {
-	return Status{Version: "1.2", Sessions: 7, Auth: AuthCounts{Attempts: 9, Successes: 3, Failures: 2, Mismatches: 4}}, nil
+	return Status{Version: "1.2", Sessions: 7, Auth: AuthCounts{Attempts: 9, Successes: 3, Failures: 2, Mismatches: 4},
+		Metrics: []Metric{
+			{Name: "herald_thing", Help: "Things.", Value: 3},
+			{Name: "herald_refused_total", Help: "Refusals.", Counter: true, Value: 9},
+		}}, nil
 }
 
 func (fakeBackend) Cluster(context.Context) (Cluster, error) {
@@ -49,6 +53,8 @@ func TestMetrics(t *testing.T) {
 		`herald_s2s_stanzas_out_total{local="a.test",remote="b\"q.test",direction="out"} 12` + "\n",
 		`herald_s2s_queued{local="a.test",remote="b\"q.test",direction="out"} 2` + "\n",
 		"# TYPE herald_s2s_stanzas_in_total counter\n",
+		"# TYPE herald_thing gauge\nherald_thing 3\n",
+		"# HELP herald_refused_total Refusals.\n# TYPE herald_refused_total counter\nherald_refused_total 9\n",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)

@@ -1,5 +1,8 @@
 package roster
 
+// NSRoster is the roster namespace (RFC 6121 2.1).
+const NSRoster = "jabber:iq:roster"
+
 // Item is one contact of a user's roster (RFC 6121 2.1.2), or the record the
 // server keeps of a contact that has only asked for a subscription.
 type Item struct {

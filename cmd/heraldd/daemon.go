@@ -16,29 +16,31 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/heraldxmpp/herald/c2s"
 	"github.com/heraldxmpp/herald/cmd/internal/config"
 	"github.com/heraldxmpp/herald/consensus"
 	"github.com/heraldxmpp/herald/delivery"
+	"github.com/heraldxmpp/herald/delivery/disco"
 	"github.com/heraldxmpp/herald/delivery/jid"
 	"github.com/heraldxmpp/herald/delivery/stanza"
 	"github.com/heraldxmpp/herald/delivery/xmlstream"
 	"github.com/heraldxmpp/herald/ops"
-	"github.com/heraldxmpp/herald/roster"
+	rosterservice "github.com/heraldxmpp/herald/roster/service"
 	"github.com/heraldxmpp/herald/s2s"
 )
 
-// daemon is one running heraldd: the pieces start builds, in the order
-// close tears them down.
+// daemon is one heraldd: the pieces newDaemon builds and wires, the
+// listeners serve opens, in the order close tears them down.
 type daemon struct {
 	cfg      config.Config
 	log      *slog.Logger
 	node     *consensus.Node
 	store    *store
 	router   *delivery.Router
-	roster   *roster.Service
+	roster   *rosterservice.Service
+	sessions *delivery.Cluster // nil without a cluster port, and so is departed
+	departed *departures
 	c2s      *c2s.Server
 	s2s      *s2s.Server
 	resolver *s2s.Resolver
@@ -50,9 +52,24 @@ type daemon struct {
 	addrs map[string][]string
 }
 
-// start builds and starts every component; on error it undoes what it
-// started.
-func start(cfg config.Config, log *slog.Logger) (_ *daemon, err error) {
+// start builds the daemon, then serves: what run does.
+func start(cfg config.Config, log *slog.Logger) (*daemon, error) {
+	d, err := newDaemon(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.serve(); err != nil {
+		d.close(context.Background())
+		return nil, err
+	}
+	return d, nil
+}
+
+// newDaemon builds every part of the server and wires them together. It
+// opens the state store (and with it the cluster port Raft needs) but no
+// client, server or admin listener: nothing outside can reach the parts
+// before they are all in place. On error it closes what it opened.
+func newDaemon(cfg config.Config, log *slog.Logger) (_ *daemon, err error) {
 	d := &daemon{cfg: cfg, log: log, addrs: map[string][]string{}}
 	defer func() {
 		if err != nil {
@@ -74,24 +91,53 @@ func start(cfg config.Config, log *slog.Logger) (_ *daemon, err error) {
 	if err := d.createStore(domains); err != nil {
 		return nil, err
 	}
-	if err := d.createC2S(domains); err != nil {
+	if err := d.createTLS(); err != nil {
+		return nil, err
+	}
+	d.createDelivery(domains)
+	if err := d.createC2S(); err != nil {
 		return nil, err
 	}
 	if err := d.createS2S(); err != nil {
 		return nil, err
 	}
-	if err := d.startAdmin(); err != nil {
-		return nil, err
+	d.createAdmin()
+	return d, nil
+}
+
+// serve opens every listener in one step (all or none), serves them, and
+// only then joins the cluster's session sharing, which announces this
+// node's sessions to the others.
+func (d *daemon) serve() error {
+	lns, err := d.listen()
+	if err != nil {
+		return err
 	}
-	log.Info("herald is running",
-		"domains", strings.Join(cfg.Domains, ","),
-		"data", absPath(cfg.DataDir),
+	// The addresses are all known before anything is served: the admin
+	// API reports them.
+	for _, l := range lns {
+		d.addrs[l.role] = append(d.addrs[l.role], l.ln.Addr().String())
+	}
+	for _, l := range lns {
+		go func() {
+			if err := l.serve(l.ln); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, http.ErrServerClosed) {
+				d.log.Error("listener stopped", "role", l.role, "addr", l.ln.Addr().String(), "err", err)
+			}
+		}()
+	}
+	if d.sessions != nil {
+		d.departed.start()
+		d.node.SetPeerHandler(d.sessions)
+	}
+	d.log.Info("herald is running",
+		"domains", strings.Join(d.cfg.Domains, ","),
+		"data", absPath(d.cfg.DataDir),
 		"c2s_starttls", strings.Join(d.addrs["c2s"], ","),
 		"c2s_directtls", strings.Join(d.addrs["c2s_tls"], ","),
 		"s2s_starttls", strings.Join(d.addrs["s2s"], ","),
 		"s2s_directtls", strings.Join(d.addrs["s2s_tls"], ","),
-		"admin", absPath(cfg.Admin.Socket))
-	return d, nil
+		"admin", absPath(d.cfg.Admin.Socket))
+	return nil
 }
 
 func absPath(p string) string {
@@ -129,7 +175,8 @@ func (d *daemon) createStore(domains map[string]bool) error {
 	return nil
 }
 
-func (d *daemon) createC2S(domains map[string]bool) error {
+// createTLS loads the certificate, or makes a self-signed one.
+func (d *daemon) createTLS() error {
 	cert, path, generated, err := loadCertificate(d.cfg.TLS.Cert, d.cfg.TLS.Key, d.cfg.DataDir, d.cfg.Domains)
 	if err != nil {
 		return err
@@ -138,25 +185,33 @@ func (d *daemon) createC2S(domains map[string]bool) error {
 		d.log.Info("using a self-signed certificate; clients will ask to trust it", "file", absPath(path), "sha256", fingerprint(cert))
 	}
 	d.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	return nil
+}
+
+// createDelivery builds the stanza plane: the registry, the router, the
+// services it answers for, the roster service and, in a cluster, the
+// session sharing with the other nodes.
+func (d *daemon) createDelivery(domains map[string]bool) {
 	reg := delivery.NewRegistry()
-	svc := delivery.NewService("Herald", version, d.store)
+	mux := delivery.NewMux()
 	d.router = &delivery.Router{
 		Domains: domains, Registry: reg, Accounts: d.store,
-		Offline: d.store, Server: svc, Log: d.log,
+		Offline: d.store, Services: mux, Log: d.log,
 	}
-	rs := &roster.Service{
-		Store: &rosterStore{node: d.node, log: d.log,
-			maxItems: uint32(d.cfg.Limits.RosterItems), maxPending: uint32(d.cfg.Limits.PendingRequests)},
-		Send:          &rosterSender{router: d.router, store: d.store},
-		Limits:        roster.Limits{MaxItems: d.cfg.Limits.RosterItems},
-		Now:           func() int64 { return time.Now().UnixNano() },
-		SubscribeRate: d.cfg.Limits.SubscribesPerMinute,
-		Log:           d.log.With("component", "roster"),
-	}
-	d.router.Presence = rs
-	d.roster = rs
-	d.shareSessions(reg, rs)
-	svc.HandleUser(stanza.Name{Space: roster.NSRoster, Local: "query"}, rs.HandleIQ)
+	d.createRoster()
+	mux.Add(
+		&disco.Disco{Name: "Herald"},
+		disco.Ping{},
+		disco.Version{Name: "Herald", Version: version},
+		d.roster,
+	)
+	// XEP-0160: the router keeps messages for accounts with no available
+	// resource (d.store).
+	mux.Feature(delivery.NSOffline)
+	d.createSessions(reg)
+}
+
+func (d *daemon) createC2S() error {
 	conflict := map[string]delivery.Conflict{
 		"rename": delivery.ConflictRename, "refuse": delivery.ConflictRefuse, "replace": delivery.ConflictReplace,
 	}[d.cfg.C2S.ResourceConflict]
@@ -173,7 +228,7 @@ func (d *daemon) createC2S(domains map[string]bool) error {
 		Credentials:    d.store.Credentials,
 		Router:         d.router,
 		Offline:        d.store,
-		Presence:       rs,
+		Presence:       d.roster,
 		// RFC 6121 2.6.1 and 3.4: roster versioning and pre-approval.
 		StreamFeatures: []*stanza.Element{
 			stanza.NewElement("urn:xmpp:features:rosterver", "ver"),
@@ -185,30 +240,69 @@ func (d *daemon) createC2S(domains map[string]bool) error {
 		return err
 	}
 	d.c2s = srv
-	if err := d.listen("c2s", d.cfg.C2S.Listen, false, srv.Serve); err != nil {
-		return err
-	}
-	return d.listen("c2s_tls", d.cfg.C2S.ListenTLS, true, srv.Serve)
-}
-
-// listen opens each address for role and serves it in the background.
-func (d *daemon) listen(role string, addrs []string, direct bool, serve func(net.Listener, bool) error) error {
-	for _, a := range addrs {
-		ln, err := net.Listen("tcp", a)
-		if err != nil {
-			return fmt.Errorf("listening (%s) on %s: %w", role, a, err)
-		}
-		d.addrs[role] = append(d.addrs[role], ln.Addr().String())
-		go func() {
-			if err := serve(ln, direct); err != nil && !errors.Is(err, net.ErrClosed) {
-				d.log.Error("listener stopped", "role", role, "addr", ln.Addr().String(), "err", err)
-			}
-		}()
-	}
 	return nil
 }
 
-// createS2S starts federation unless it is disabled.
+// boundListener is one open listener and what serves it.
+type boundListener struct {
+	role  string
+	ln    net.Listener
+	serve func(net.Listener) error
+}
+
+// listen opens every configured listener: c2s, s2s, the admin socket and
+// the metrics port. On error it closes those it opened and returns none.
+func (d *daemon) listen() (lns []boundListener, err error) {
+	defer func() {
+		if err != nil {
+			for _, l := range lns {
+				l.ln.Close()
+			}
+			lns = nil
+		}
+	}()
+	tcp := func(role string, addrs []string, serve func(net.Listener) error) error {
+		for _, a := range addrs {
+			ln, err := net.Listen("tcp", a)
+			if err != nil {
+				return fmt.Errorf("listening (%s) on %s: %w", role, a, err)
+			}
+			lns = append(lns, boundListener{role, ln, serve})
+		}
+		return nil
+	}
+	direct := func(serve func(net.Listener, bool) error, directTLS bool) func(net.Listener) error {
+		return func(ln net.Listener) error { return serve(ln, directTLS) }
+	}
+	if err := tcp("c2s", d.cfg.C2S.Listen, direct(d.c2s.Serve, false)); err != nil {
+		return lns, err
+	}
+	if err := tcp("c2s_tls", d.cfg.C2S.ListenTLS, direct(d.c2s.Serve, true)); err != nil {
+		return lns, err
+	}
+	if d.s2s != nil {
+		if err := tcp("s2s", d.cfg.S2S.Listen, direct(d.s2s.Serve, false)); err != nil {
+			return lns, err
+		}
+		if err := tcp("s2s_tls", d.cfg.S2S.ListenTLS, direct(d.s2s.Serve, true)); err != nil {
+			return lns, err
+		}
+	}
+	ln, err := d.listenAdmin()
+	if err != nil {
+		return lns, err
+	}
+	lns = append(lns, boundListener{"admin", ln, d.admin.Serve})
+	if d.metrics != nil {
+		if err := tcp("metrics", []string{d.cfg.Admin.Metrics}, d.metrics.Serve); err != nil {
+			return lns, fmt.Errorf("metrics listener: %w", err)
+		}
+	}
+	return lns, nil
+}
+
+// createS2S builds federation unless it is disabled; the router sends
+// stanzas for other domains through it.
 func (d *daemon) createS2S() error {
 	if d.cfg.S2S.Disable {
 		return nil
@@ -247,10 +341,7 @@ func (d *daemon) createS2S() error {
 	}
 	d.s2s = srv
 	d.router.Remote = srv
-	if err := d.listen("s2s", d.cfg.S2S.Listen, false, srv.Serve); err != nil {
-		return err
-	}
-	return d.listen("s2s_tls", d.cfg.S2S.ListenTLS, true, srv.Serve)
+	return nil
 }
 
 // dialbackSecret returns the XEP-0185 key secret. In a cluster it is
@@ -282,42 +373,40 @@ func dialbackSecret(cfg config.Config) ([]byte, error) {
 	return b, nil
 }
 
-// startAdmin serves the admin API on a unix socket only its owner can
-// open: whoever can connect is an administrator.
-func (d *daemon) startAdmin() error {
+// createAdmin builds the admin API and, when configured, the metrics
+// endpoint for scrapers.
+func (d *daemon) createAdmin() {
+	d.admin = &http.Server{Handler: ops.Handler(&backend{d}, d.log.With("component", "admin"))}
+	if d.cfg.Admin.Metrics != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", ops.Metrics(&backend{d}))
+		d.metrics = &http.Server{Handler: mux}
+	}
+}
+
+// listenAdmin opens the admin socket so that only its owner can connect:
+// whoever can connect is an administrator.
+func (d *daemon) listenAdmin() (net.Listener, error) {
 	path := d.cfg.Admin.Socket
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
+		return nil, err
 	}
 	if c, err := net.Dial("unix", path); err == nil {
 		c.Close()
-		return fmt.Errorf("another heraldd is already serving the admin socket %s", path)
+		return nil, fmt.Errorf("another heraldd is already serving the admin socket %s", path)
 	}
 	os.Remove(path) // a stale socket from a crash
 	old := umask(0o177)
 	ln, err := net.Listen("unix", path)
 	umask(old)
 	if err != nil {
-		return fmt.Errorf("admin socket %s: %w", path, err)
+		return nil, fmt.Errorf("admin socket %s: %w", path, err)
 	}
-	d.addrs["admin"] = []string{path}
-	d.admin = &http.Server{Handler: ops.Handler(&backend{d}, d.log.With("component", "admin"))}
-	go d.admin.Serve(ln)
-	if addr := d.cfg.Admin.Metrics; addr != "" {
-		mln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fmt.Errorf("metrics listener %s: %w", addr, err)
-		}
-		d.addrs["metrics"] = []string{mln.Addr().String()}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", ops.Metrics(&backend{d}))
-		d.metrics = &http.Server{Handler: mux}
-		go d.metrics.Serve(mln)
-	}
-	return nil
+	return ln, nil
 }
 
-// close stops everything start started, in reverse order.
+// close stops everything newDaemon built and serve started, in reverse
+// order. It is safe on a daemon that was built but never served.
 func (d *daemon) close(ctx context.Context) error {
 	var errs []error
 	if d.metrics != nil {
@@ -325,7 +414,12 @@ func (d *daemon) close(ctx context.Context) error {
 	}
 	if d.admin != nil {
 		d.admin.Shutdown(ctx)
-		os.Remove(d.cfg.Admin.Socket)
+		if len(d.addrs["admin"]) > 0 {
+			os.Remove(d.cfg.Admin.Socket)
+		}
+	}
+	if d.departed != nil {
+		d.departed.close()
 	}
 	if d.c2s != nil {
 		if err := d.c2s.Shutdown(ctx); err != nil {
@@ -360,12 +454,28 @@ func (b *backend) Status(ctx context.Context) (ops.Status, error) {
 		Sessions: b.d.router.Registry.Count(),
 		Listen:   listen,
 		Raft:     b.d.node.Stats(),
+		Metrics:  b.d.metricsOfParts(),
 	}
 	if b.d.c2s != nil {
 		a := b.d.c2s.AuthStats()
 		st.Auth = ops.AuthCounts{Attempts: a.Attempts, Successes: a.Successes, Failures: a.Failures, Mismatches: a.Mismatches}
 	}
 	return st, nil
+}
+
+// metricsOfParts are the figures of the bounded tables the parts keep.
+func (d *daemon) metricsOfParts() []ops.Metric {
+	rs := d.roster.Stats()
+	return []ops.Metric{
+		{Name: "herald_roster_subscribe_buckets", Value: int64(rs.SubscribeBuckets),
+			Help: "Per-account subscribe rate buckets held (bounded; least recently used evicted)."},
+		{Name: "herald_roster_subscribe_buckets_evicted_total", Counter: true, Value: int64(rs.BucketsEvicted),
+			Help: "Subscribe rate buckets evicted at the bound while still limiting their account."},
+		{Name: "herald_presence_directed", Value: int64(rs.Directed),
+			Help: "Entities remembered as having directed presence from a resource on this node."},
+		{Name: "herald_presence_directed_refused_total", Counter: true, Value: int64(rs.DirectedRefused),
+			Help: "Directed presence refused because the resource had reached its bound."},
+	}
 }
 
 func (b *backend) ListUsers(ctx context.Context, domain string) ([]string, error) {

@@ -33,7 +33,7 @@ func main() {
 
 // run is the whole program; tests call it in-process.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, err := parseFlags(args, stderr)
+	opts, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -41,12 +41,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "heraldd:", err)
 		return 2
 	}
-	if restorePath != "" {
-		if err := restoreSnapshot(cfg, restorePath); err != nil {
+	cfg := opts.cfg
+	if opts.restore != "" {
+		if err := restoreSnapshot(cfg, opts.restore); err != nil {
 			fmt.Fprintln(stderr, "heraldd: restore:", err)
 			return 1
 		}
-		fmt.Fprintf(stderr, "heraldd: restored %s into %s; start heraldd on it to serve\n", restorePath, cfg.DataDir)
+		fmt.Fprintf(stderr, "heraldd: restored %s into %s; start heraldd on it to serve\n", opts.restore, cfg.DataDir)
 		return 0
 	}
 	log := newLogger(stderr, cfg.LogLevel)
@@ -86,12 +87,18 @@ func (l *list) Set(s string) error {
 	return nil
 }
 
-// restorePath is -restore: restore a snapshot instead of serving.
-var restorePath string
+// options is the command line: the configuration to serve, or a snapshot
+// to restore instead.
+type options struct {
+	cfg config.Config
+	// restore is -restore: fill the data directory from this snapshot
+	// file and exit instead of serving.
+	restore string
+}
 
 // parseFlags reads the config file named by -config, then lets flags
 // override it.
-func parseFlags(args []string, stderr io.Writer) (config.Config, error) {
+func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("heraldd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "TOML config `file` (default: none, zero-config defaults)")
@@ -114,20 +121,20 @@ func parseFlags(args []string, stderr io.Writer) (config.Config, error) {
 	fs.StringVar(&over.LogLevel, "log-level", "", "debug, info, warn or error (default info)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
-		return config.Config{}, err
+		return options{}, err
 	}
 	if *showVersion {
 		fmt.Fprintln(stderr, "heraldd", version)
-		return config.Config{}, flag.ErrHelp
+		return options{}, flag.ErrHelp
 	}
 	if fs.NArg() > 0 {
-		return config.Config{}, fmt.Errorf("unexpected argument %q (heraldd takes only flags; see -h)", fs.Arg(0))
+		return options{}, fmt.Errorf("unexpected argument %q (heraldd takes only flags; see -h)", fs.Arg(0))
 	}
 	var cfg config.Config
 	if *path != "" {
 		var err error
 		if cfg, err = config.Load(*path); err != nil {
-			return cfg, err
+			return options{}, err
 		}
 	}
 	if over.Domains != nil {
@@ -175,9 +182,8 @@ func parseFlags(args []string, stderr io.Writer) (config.Config, error) {
 	if over.Cluster.Bootstrap {
 		cfg.Cluster.Bootstrap = true
 	}
-	restorePath = *restore
 	cfg.Defaults()
-	return cfg, cfg.Validate()
+	return options{cfg: cfg, restore: *restore}, cfg.Validate()
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

@@ -3,15 +3,33 @@ package main
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/heraldxmpp/herald/consensus"
 	"github.com/heraldxmpp/herald/delivery"
 	"github.com/heraldxmpp/herald/delivery/jid"
 	"github.com/heraldxmpp/herald/delivery/stanza"
 	"github.com/heraldxmpp/herald/roster"
+	rosterservice "github.com/heraldxmpp/herald/roster/service"
 )
 
-// rosterStore is roster.Store over the consensus node: every write is one
+// createRoster builds the roster service (RFC 6121 2-4) over the
+// replicated store and the stanza plane; the router gives it subscription
+// stanzas and probes.
+func (d *daemon) createRoster() {
+	d.roster = &rosterservice.Service{
+		Store: &rosterStore{node: d.node, log: d.log,
+			maxItems: uint32(d.cfg.Limits.RosterItems), maxPending: uint32(d.cfg.Limits.PendingRequests)},
+		Send:          &rosterSender{router: d.router, store: d.store},
+		Limits:        roster.Limits{MaxItems: d.cfg.Limits.RosterItems},
+		Now:           func() int64 { return time.Now().UnixNano() },
+		SubscribeRate: d.cfg.Limits.SubscribesPerMinute,
+		Log:           d.log.With("component", "roster"),
+	}
+	d.router.Presence = d.roster
+}
+
+// rosterStore is rosterservice.Store over the consensus node: every write is one
 // RosterOp command whose Apply runs the roster table.
 type rosterStore struct {
 	node       *consensus.Node
@@ -28,24 +46,24 @@ func (s *rosterStore) Get(user, contact string) (roster.Item, bool, error) {
 	return s.node.RosterItem(user, contact)
 }
 
-func (s *rosterStore) Requests(user string) ([]roster.Request, error) {
+func (s *rosterStore) Requests(user string) ([]rosterservice.Request, error) {
 	reqs, err := s.node.PendingRequests(user)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]roster.Request, 0, len(reqs))
+	out := make([]rosterservice.Request, 0, len(reqs))
 	for _, r := range reqs {
 		el, err := parseStored(r.Stanza)
 		if err != nil {
 			s.log.Warn("skipping an unreadable pending request", "user", user, "from", r.From, "err", err)
 			continue
 		}
-		out = append(out, roster.Request{From: r.From, Stanza: el, At: r.At})
+		out = append(out, rosterservice.Request{From: r.From, Stanza: el, At: r.At})
 	}
 	return out, nil
 }
 
-func (s *rosterStore) Apply(ctx context.Context, op roster.Op, req *roster.Request) (roster.Effect, error) {
+func (s *rosterStore) Apply(ctx context.Context, op roster.Op, req *rosterservice.Request) (roster.Effect, error) {
 	cmd := consensus.RosterOp{
 		Op: uint8(op.Kind), User: op.User, Contact: op.Contact, Name: op.Name, Groups: op.Groups,
 		Sub: uint8(op.Sub), MaxItems: s.maxItems, MaxPending: s.maxPending,
@@ -59,14 +77,14 @@ func (s *rosterStore) Apply(ctx context.Context, op roster.Op, req *roster.Reque
 	case err == nil:
 		return *res.Roster, nil
 	case errors.Is(err, consensus.ErrPendingFull):
-		return roster.Effect{}, roster.ErrPendingFull
+		return roster.Effect{}, rosterservice.ErrPendingFull
 	case errors.Is(err, consensus.ErrNotLeader), errors.Is(err, consensus.ErrTimeout), errors.Is(err, consensus.ErrClosed):
-		return roster.Effect{}, errors.Join(roster.ErrUnavailable, err)
+		return roster.Effect{}, errors.Join(rosterservice.ErrUnavailable, err)
 	}
 	return roster.Effect{}, err
 }
 
-// rosterSender is roster.Sender over the stanza plane.
+// rosterSender is rosterservice.Sender over the stanza plane.
 type rosterSender struct {
 	router *delivery.Router
 	store  *store
@@ -76,12 +94,12 @@ func (s *rosterSender) IsLocal(domain string) bool { return s.router.IsLocal(dom
 
 func (s *rosterSender) Exists(bare jid.JID) bool { return s.store.Exists(bare) }
 
-func (s *rosterSender) Resources(user jid.JID) []roster.Resource {
+func (s *rosterSender) Resources(user jid.JID) []rosterservice.Resource {
 	var buf [8]delivery.Resource
 	list := s.router.Registry.Resources(buf[:0], user)
-	out := make([]roster.Resource, len(list))
+	out := make([]rosterservice.Resource, len(list))
 	for i, r := range list {
-		out[i] = roster.Resource{JID: r.JID, Available: r.Available, Interested: r.Interested,
+		out[i] = rosterservice.Resource{JID: r.JID, Available: r.Available, Interested: r.Interested,
 			Priority: r.Priority, Presence: r.Presence}
 	}
 	return out

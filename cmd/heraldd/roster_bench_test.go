@@ -17,7 +17,7 @@ import (
 	"github.com/heraldxmpp/herald/roster"
 )
 
-// The roster write path of a whole daemon: roster.Service over the
+// The roster write path of a whole daemon: the roster service over the
 // consensus node (one Raft commit, fsync'd in the bolt log, per RosterOp),
 // the registry and the offline store. Figures to read: handshakes/s and
 // commits/handshake; for the roster get, ns/op and allocs/op.

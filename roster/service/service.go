@@ -1,4 +1,4 @@
-package roster
+package service
 
 import (
 	"context"
@@ -10,12 +10,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/heraldxmpp/herald/delivery"
 	"github.com/heraldxmpp/herald/delivery/jid"
 	"github.com/heraldxmpp/herald/delivery/stanza"
+	"github.com/heraldxmpp/herald/roster"
 )
-
-// NSRoster is the roster namespace (RFC 6121 2.1).
-const NSRoster = "jabber:iq:roster"
 
 // Request is a stored inbound subscription request: the complete
 // presence stanza as the contact sent it (RFC 6121 3.1.3).
@@ -26,12 +25,13 @@ type Request struct {
 }
 
 // Store is the replicated roster state. Apply is one Raft command whose
-// Apply runs Step; req is the stanza to keep when the effect says so.
+// Apply runs roster.Step; req is the stanza to keep when the effect says
+// so.
 type Store interface {
-	List(user string) (items []Item, ver uint64, err error)
-	Get(user, contact string) (Item, bool, error)
+	List(user string) (items []roster.Item, ver uint64, err error)
+	Get(user, contact string) (roster.Item, bool, error)
 	Requests(user string) ([]Request, error)
-	Apply(ctx context.Context, op Op, req *Request) (Effect, error)
+	Apply(ctx context.Context, op roster.Op, req *Request) (roster.Effect, error)
 }
 
 // Resource is a connected resource as the roster layer sees it.
@@ -72,28 +72,29 @@ var ErrUnavailable = errors.New("roster: the roster store cannot accept writes")
 type Service struct {
 	Store  Store
 	Send   Sender
-	Limits Limits
-	// Now returns the time in unix nanoseconds (the roster package does
-	// not read the clock itself).
+	Limits roster.Limits
+	// Now returns the time in unix nanoseconds: when a request was
+	// received, for the subscribe rate. The service reads the clock only
+	// through it (tests drive it), and hands times to the pure table.
 	Now func() int64
 	// SubscribeRate is the number of outbound subscribe requests a user
 	// may send per minute; burst is the same number.
 	SubscribeRate int
-	Log           *slog.Logger
+	// MaxBuckets bounds the subscribe token buckets kept (one per account
+	// that sent a subscribe in the last minute); 0 is DefaultMaxBuckets.
+	MaxBuckets int
+	// MaxDirected bounds the entities one resource's directed presence is
+	// remembered for; 0 is DefaultMaxDirected.
+	MaxDirected int
+	Log         *slog.Logger
 
 	pushID atomic.Uint64
 
 	// stripes serialize apply-and-push per user (see apply).
 	stripes [64]sync.Mutex
 
-	mu       sync.Mutex
-	buckets  map[string]*bucket
-	directed map[jid.JID]map[jid.JID]bool // full JID -> recipients of directed presence
-}
-
-type bucket struct {
-	tokens float64
-	last   int64
+	buckets  buckets
+	directed directedSets
 }
 
 const writeTimeout = 5 * time.Second
@@ -113,7 +114,7 @@ func (s *Service) log() *slog.Logger {
 // pushes in version order (RFC 6121 2.6.3). before, when set, runs between
 // the commit and the push: an inbound stanza is delivered before the push
 // it causes (RFC 6121 3.1.6, 3.2.3, 3.3.3).
-func (s *Service) apply(op Op, req *Request, before func(Effect)) (Effect, *stanza.Error) {
+func (s *Service) apply(op roster.Op, req *Request, before func(roster.Effect)) (roster.Effect, *stanza.Error) {
 	mu := &s.stripes[maphash.String(stripeSeed, op.User)%uint64(len(s.stripes))]
 	mu.Lock()
 	defer mu.Unlock()
@@ -131,7 +132,7 @@ func (s *Service) apply(op Op, req *Request, before func(Effect)) (Effect, *stan
 		}
 		return e, nil
 	}
-	var se *SetError
+	var se *roster.SetError
 	switch {
 	case errors.As(err, &se):
 		return e, se.Stanza()
@@ -144,6 +145,12 @@ func (s *Service) apply(op Op, req *Request, before func(Effect)) (Effect, *stan
 		s.log().Warn("roster write failed", "user", op.User, "contact", op.Contact, "err", err)
 		return e, stanza.NewError(stanza.InternalServerError, "")
 	}
+}
+
+// Register implements delivery.Service: the server answers roster gets
+// and sets to the account's bare JID (RFC 6121 2.1.3, 8.5.2.1.3).
+func (s *Service) Register(m *delivery.Mux) {
+	m.HandleUser(stanza.Name{Space: roster.NSRoster, Local: "query"}, s.HandleIQ)
 }
 
 // HandleIQ answers jabber:iq:roster get and set (RFC 6121 2.1-2.5). It
@@ -179,7 +186,7 @@ func (s *Service) rosterGet(iq, q *stanza.Element, from jid.JID) (*stanza.Elemen
 	if q.Has("ver") && q.Get("ver") == cur {
 		return res, nil
 	}
-	out := stanza.NewElement(NSRoster, "query").Set("ver", cur)
+	out := stanza.NewElement(roster.NSRoster, "query").Set("ver", cur)
 	for _, it := range items {
 		if it.Visible() {
 			out.Append(itemElement(it))
@@ -209,10 +216,10 @@ func (s *Service) rosterSet(iq, q *stanza.Element, from jid.JID) (*stanza.Elemen
 	if it != nil {
 		sub = it.Get("subscription")
 	}
-	if err := ValidateSet(len(items), sub, name, groups, s.Limits); err != nil {
+	if err := roster.ValidateSet(len(items), sub, name, groups, s.Limits); err != nil {
 		return nil, err.Stanza()
 	}
-	contact, perr := ParseItemJID(user, it.Get("jid"))
+	contact, perr := roster.ParseItemJID(user, it.Get("jid"))
 	if perr != nil {
 		return nil, perr.Stanza()
 	}
@@ -234,7 +241,7 @@ func (s *Service) rosterSet(iq, q *stanza.Element, from jid.JID) (*stanza.Elemen
 // to every interested resource (2.3.2). It is for acting on the user's
 // behalf (an operator); the error is the one a client would get.
 func (s *Service) SetItem(user, contact jid.JID, name string, groups []string) *stanza.Error {
-	if err := ValidateSet(1, "", name, groups, s.Limits); err != nil {
+	if err := roster.ValidateSet(1, "", name, groups, s.Limits); err != nil {
 		return err.Stanza()
 	}
 	c, err := checkItem(user, contact)
@@ -259,7 +266,7 @@ func (s *Service) RemoveItem(user, contact jid.JID) *stanza.Error {
 // checkItem applies ParseItemJID, the rule for a roster set's 'jid', to a
 // contact given as a JID (the zero JID is an item with no jid).
 func checkItem(user, contact jid.JID) (jid.JID, *stanza.Error) {
-	c, err := ParseItemJID(user.Bare(), contact.String())
+	c, err := roster.ParseItemJID(user.Bare(), contact.String())
 	if err != nil {
 		return c, err.Stanza()
 	}
@@ -268,13 +275,13 @@ func checkItem(user, contact jid.JID) (jid.JID, *stanza.Error) {
 
 // setItem is a checked roster set (2.3.2): every success is pushed.
 func (s *Service) setItem(user, contact jid.JID, name string, groups []string) *stanza.Error {
-	_, serr := s.apply(Op{Kind: OpSet, User: user.String(), Contact: contact.String(), Name: name, Groups: groups}, nil, nil)
+	_, serr := s.apply(roster.Op{Kind: roster.OpSet, User: user.String(), Contact: contact.String(), Name: name, Groups: groups}, nil, nil)
 	return serr
 }
 
 // removeItem is a checked roster removal (2.5.2).
 func (s *Service) removeItem(user, contact jid.JID) *stanza.Error {
-	eff, serr := s.apply(Op{Kind: OpRemove, User: user.String(), Contact: contact.String()}, nil, nil)
+	eff, serr := s.apply(roster.Op{Kind: roster.OpRemove, User: user.String(), Contact: contact.String()}, nil, nil)
 	if serr != nil {
 		return serr
 	}
@@ -286,9 +293,9 @@ func (s *Service) removeItem(user, contact jid.JID) *stanza.Error {
 	// but not on Push, since the removal itself was pushed.
 	cur := eff.Before.State
 	for _, k := range eff.Removal {
-		d := Outbound(cur, true, k)
-		if d.Presence == SendUnavailable {
-			s.presenceAction(SendUnavailable, user, contact) // 3.2.2: before the "unsubscribed"
+		d := roster.Outbound(cur, true, k)
+		if d.Presence == roster.SendUnavailable {
+			s.presenceAction(roster.SendUnavailable, user, contact) // 3.2.2: before the "unsubscribed"
 		}
 		if d.Route {
 			st := stanza.NewElement(stanza.NSClient, "presence").Set("type", k.String()).
@@ -306,8 +313,8 @@ func result(iq *stanza.Element, to jid.JID) *stanza.Element {
 }
 
 // itemElement is the wire form of an item (2.1.2).
-func itemElement(it Item) *stanza.Element {
-	e := stanza.NewElement(NSRoster, "item").Set("jid", it.JID)
+func itemElement(it roster.Item) *stanza.Element {
+	e := stanza.NewElement(roster.NSRoster, "item").Set("jid", it.JID)
 	if it.Name != "" {
 		e.Set("name", it.Name)
 	}
@@ -320,7 +327,7 @@ func itemElement(it Item) *stanza.Element {
 	}
 	if !it.Removed {
 		for _, g := range it.Groups {
-			e.Append(stanza.NewElement(NSRoster, "group").AppendText(g))
+			e.Append(stanza.NewElement(roster.NSRoster, "group").AppendText(g))
 		}
 	}
 	return e
@@ -328,8 +335,8 @@ func itemElement(it Item) *stanza.Element {
 
 // push sends a roster push to every interested resource (2.1.6), and to
 // no other.
-func (s *Service) push(user jid.JID, it Item, ver uint64) {
-	q := stanza.NewElement(NSRoster, "query").Set("ver", strconv.FormatUint(ver, 10)).Append(itemElement(it))
+func (s *Service) push(user jid.JID, it roster.Item, ver uint64) {
+	q := stanza.NewElement(roster.NSRoster, "query").Set("ver", strconv.FormatUint(ver, 10)).Append(itemElement(it))
 	for _, r := range s.Send.Resources(user) {
 		if !r.Interested {
 			continue
@@ -343,26 +350,34 @@ func (s *Service) push(user jid.JID, it Item, ver uint64) {
 
 // allowSubscribe is the per-user token bucket on outbound subscribe.
 func (s *Service) allowSubscribe(user string) bool {
-	rate := s.SubscribeRate
-	if rate <= 0 {
+	if s.SubscribeRate <= 0 {
 		return true
 	}
-	now := s.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.buckets == nil {
-		s.buckets = map[string]*bucket{}
+	max := s.MaxBuckets
+	if max == 0 {
+		max = DefaultMaxBuckets
 	}
-	b := s.buckets[user]
-	if b == nil {
-		b = &bucket{tokens: float64(rate), last: now}
-		s.buckets[user] = b
-	}
-	b.tokens = min(float64(rate), b.tokens+float64(now-b.last)*float64(rate)/float64(time.Minute))
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+	return s.buckets.allow(user, s.Now(), s.SubscribeRate, max)
+}
+
+// Stats are the sizes of the service's bounded tables, for the metrics
+// endpoint.
+type Stats struct {
+	// SubscribeBuckets are the token buckets held; BucketsEvicted counts
+	// those dropped at MaxBuckets while still limiting their account.
+	SubscribeBuckets int
+	BucketsEvicted   uint64
+	// Directed are the directed-presence recipients remembered, over all
+	// resources; DirectedRefused counts directed presence refused at
+	// MaxDirected.
+	Directed        int
+	DirectedRefused uint64
+}
+
+// Stats returns the current figures.
+func (s *Service) Stats() Stats {
+	var st Stats
+	st.SubscribeBuckets, st.BucketsEvicted = s.buckets.stats()
+	st.Directed, st.DirectedRefused = s.directed.stats()
+	return st
 }

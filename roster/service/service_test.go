@@ -1,4 +1,4 @@
-package roster
+package service
 
 import (
 	"context"
@@ -9,24 +9,25 @@ import (
 
 	"github.com/heraldxmpp/herald/delivery/jid"
 	"github.com/heraldxmpp/herald/delivery/stanza"
+	"github.com/heraldxmpp/herald/roster"
 )
 
 // svcStore is a Store that runs Step in memory, as consensus Apply does.
 type svcStore struct {
 	mu    sync.Mutex
-	items map[string]map[string]Item
+	items map[string]map[string]roster.Item
 	vers  map[string]uint64
 	reqs  map[string]map[string]Request
 }
 
 func newSvcStore() *svcStore {
-	return &svcStore{items: map[string]map[string]Item{}, vers: map[string]uint64{}, reqs: map[string]map[string]Request{}}
+	return &svcStore{items: map[string]map[string]roster.Item{}, vers: map[string]uint64{}, reqs: map[string]map[string]Request{}}
 }
 
-func (m *svcStore) List(user string) ([]Item, uint64, error) {
+func (m *svcStore) List(user string) ([]roster.Item, uint64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []Item
+	var out []roster.Item
 	for _, it := range m.items[user] {
 		out = append(out, it)
 	}
@@ -34,7 +35,7 @@ func (m *svcStore) List(user string) ([]Item, uint64, error) {
 	return out, m.vers[user], nil
 }
 
-func (m *svcStore) Get(user, contact string) (Item, bool, error) {
+func (m *svcStore) Get(user, contact string) (roster.Item, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	it, ok := m.items[user][contact]
@@ -51,7 +52,7 @@ func (m *svcStore) Requests(user string) ([]Request, error) {
 	return out, nil
 }
 
-func (m *svcStore) Apply(_ context.Context, op Op, req *Request) (Effect, error) {
+func (m *svcStore) Apply(_ context.Context, op roster.Op, req *Request) (roster.Effect, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	cur, found := m.items[op.User][op.Contact]
@@ -61,12 +62,12 @@ func (m *svcStore) Apply(_ context.Context, op Op, req *Request) (Effect, error)
 			visible++
 		}
 	}
-	e, serr := Step(op, cur, found, m.vers[op.User], visible, Limits{})
+	e, serr := roster.Step(op, cur, found, m.vers[op.User], visible, roster.Limits{})
 	if serr != nil {
 		return e, serr
 	}
 	if m.items[op.User] == nil {
-		m.items[op.User], m.reqs[op.User] = map[string]Item{}, map[string]Request{}
+		m.items[op.User], m.reqs[op.User] = map[string]roster.Item{}, map[string]Request{}
 	}
 	if e.Delete {
 		delete(m.items[op.User], op.Contact)
@@ -87,14 +88,32 @@ func (m *svcStore) Apply(_ context.Context, op Op, req *Request) (Effect, error)
 // example.com and records what each is given as "push JID SUB" or
 // "presence TYPE FROM".
 type svcSender struct {
-	mu  sync.Mutex
-	got map[jid.JID][]string
+	mu     sync.Mutex
+	got    map[jid.JID][]string
+	remote []string
 }
 
 func (s *svcSender) IsLocal(domain string) bool { return domain == "example.com" }
 func (s *svcSender) Exists(bare jid.JID) bool   { return bare.Domain() == "example.com" }
 func (s *svcSender) SetInterested(jid.JID)      {}
-func (s *svcSender) Remote(*stanza.Element, jid.JID, jid.JID) {
+
+// Remote records "TYPE TO" for each stanza sent to another domain.
+func (s *svcSender) Remote(st *stanza.Element, _, to jid.JID) {
+	typ := st.Get("type")
+	if typ == "" {
+		typ = "available"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.remote = append(s.remote, typ+" "+to.String())
+}
+
+func (s *svcSender) takeRemote() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	got := s.remote
+	s.remote = nil
+	return got
 }
 func (s *svcSender) Offline(jid.JID, *stanza.Element) error { return nil }
 
@@ -147,8 +166,8 @@ func svcExpect(t *testing.T, what string, got []string, want ...string) {
 
 // svcRemoveIQ is a client's roster set removing contact (2.5.1).
 func svcRemoveIQ(contact string) (iq, q *stanza.Element) {
-	q = stanza.NewElement(NSRoster, "query").
-		Append(stanza.NewElement(NSRoster, "item").Set("jid", contact).Set("subscription", "remove"))
+	q = stanza.NewElement(roster.NSRoster, "query").
+		Append(stanza.NewElement(roster.NSRoster, "item").Set("jid", contact).Set("subscription", "remove"))
 	iq = stanza.NewElement(stanza.NSClient, "iq").Set("type", "set").Set("id", "r1").Append(q)
 	return iq, q
 }
@@ -207,7 +226,7 @@ func svcOnBehalf(t *testing.T, viaIQ bool) {
 	// 3.2.2: unavailable presence first, then the "unsubscribed".
 	svcExpect(t, "romeo after juliet removed him", send.take(romeo),
 		"presence unavailable juliet@example.com/r", "presence unsubscribed juliet@example.com", "push juliet@example.com none")
-	if it, _, _ := store.Get(romeo.String(), juliet.String()); it.State != (State{}) {
+	if it, _, _ := store.Get(romeo.String(), juliet.String()); it.State != (roster.State{}) {
 		t.Errorf("romeo's item for juliet is %s after she removed him, want None", it.State.Name())
 	}
 	if err := s.RemoveItem(juliet, romeo); err == nil || err.Condition != stanza.ItemNotFound {

@@ -1,8 +1,9 @@
-package roster
+package service
 
 import (
 	"github.com/heraldxmpp/herald/delivery/jid"
 	"github.com/heraldxmpp/herald/delivery/stanza"
+	"github.com/heraldxmpp/herald/roster"
 )
 
 // Outbound handles a subscription stanza (subscribe, subscribed,
@@ -24,9 +25,9 @@ func (s *Service) Outbound(user, contact jid.JID, st *stanza.Element) {
 // Without a pending request the stanza still has its RFC meaning: a
 // "subscribed" pre-approves the contact (3.4), so the caller checks first.
 func (s *Service) Answer(user, contact jid.JID, approve bool) *stanza.Error {
-	k := Unsubscribed
+	k := roster.Unsubscribed
 	if approve {
-		k = Subscribed
+		k = roster.Subscribed
 	}
 	return s.outbound(user, contact, stanza.NewElement(stanza.NSClient, "presence").Set("type", k.String()))
 }
@@ -34,30 +35,30 @@ func (s *Service) Answer(user, contact jid.JID, approve bool) *stanza.Error {
 // outbound is Outbound returning its refusal.
 func (s *Service) outbound(user, contact jid.JID, st *stanza.Element) *stanza.Error {
 	user, contact = user.Bare(), contact.Bare()
-	k, ok := ParseKind(st.Get("type"))
+	k, ok := roster.ParseKind(st.Get("type"))
 	if !ok || contact == user || contact.IsZero() {
 		return nil
 	}
-	if k == Subscribe && !s.allowSubscribe(user.String()) {
+	if k == roster.Subscribe && !s.allowSubscribe(user.String()) {
 		return stanza.NewError(stanza.ResourceConstraint, "too many subscription requests; wait a minute")
 	}
-	eff, serr := s.apply(Op{Kind: OpOut, User: user.String(), Contact: contact.String(), Sub: k}, nil, nil)
+	eff, serr := s.apply(roster.Op{Kind: roster.OpOut, User: user.String(), Contact: contact.String(), Sub: k}, nil, nil)
 	if serr != nil {
 		return serr
 	}
 	// RFC 6121 3.2.2: the unavailable presence goes out while the contact
 	// is still subscribed, before the "unsubscribed"; 3.1.5: the current
 	// presence follows the "subscribed".
-	if eff.Out.Presence == SendUnavailable {
-		s.presenceAction(SendUnavailable, user, contact)
+	if eff.Out.Presence == roster.SendUnavailable {
+		s.presenceAction(roster.SendUnavailable, user, contact)
 	}
 	if eff.Out.Route {
 		out := st.ShallowCopy()
 		out.Set("from", user.String()).Set("to", contact.String())
 		s.route(out, user, contact)
 	}
-	if eff.Out.Presence == SendAvailable {
-		s.presenceAction(SendAvailable, user, contact)
+	if eff.Out.Presence == roster.SendAvailable {
+		s.presenceAction(roster.SendAvailable, user, contact)
 	}
 	return nil
 }
@@ -96,7 +97,7 @@ func (s *Service) route(st *stanza.Element, from, to jid.JID) {
 // (RFC 6121 3, Appendix A.3).
 func (s *Service) Inbound(st *stanza.Element, contact, user jid.JID) {
 	user, contact = user.Bare(), contact.Bare()
-	k, ok := ParseKind(st.Get("type"))
+	k, ok := roster.ParseKind(st.Get("type"))
 	if !ok || user == contact {
 		return
 	}
@@ -106,12 +107,12 @@ func (s *Service) Inbound(st *stanza.Element, contact, user jid.JID) {
 	in := st.ShallowCopy()
 	in.Set("from", contact.String()).Set("to", user.String())
 	var req *Request
-	if k == Subscribe {
+	if k == roster.Subscribe {
 		req = &Request{From: contact.String(), Stanza: in, At: s.Now()}
 	}
 	// The stanza reaches the user before the roster push it causes (RFC
 	// 6121 3.1.6, 3.2.3, 3.3.3).
-	eff, serr := s.apply(Op{Kind: OpIn, User: user.String(), Contact: contact.String(), Sub: k}, req, func(e Effect) {
+	eff, serr := s.apply(roster.Op{Kind: roster.OpIn, User: user.String(), Contact: contact.String(), Sub: k}, req, func(e roster.Effect) {
 		if e.In.Deliver {
 			s.deliverNotification(user, in, k)
 		}
@@ -127,16 +128,16 @@ func (s *Service) Inbound(st *stanza.Element, contact, user jid.JID) {
 	}
 	// As on the outbound side: unavailable before an automatic
 	// "unsubscribed", current presence after an automatic "subscribed".
-	if eff.In.Presence == SendUnavailable {
-		s.presenceAction(SendUnavailable, user, contact)
+	if eff.In.Presence == roster.SendUnavailable {
+		s.presenceAction(roster.SendUnavailable, user, contact)
 	}
 	if eff.In.HasAutoReply {
 		reply := stanza.NewElement(stanza.NSClient, "presence").
 			Set("from", user.String()).Set("to", contact.String()).Set("type", eff.In.AutoReply.String())
 		s.route(reply, user, contact)
 	}
-	if eff.In.Presence == SendAvailable {
-		s.presenceAction(SendAvailable, user, contact)
+	if eff.In.Presence == roster.SendAvailable {
+		s.presenceAction(roster.SendAvailable, user, contact)
 	}
 }
 
@@ -144,14 +145,14 @@ func (s *Service) Inbound(st *stanza.Element, contact, user jid.JID) {
 // resources. A subscribe request with nobody available waits as the
 // stored request; any other notification is kept with the offline
 // messages, so that a state change is never lost.
-func (s *Service) deliverNotification(user jid.JID, st *stanza.Element, k Kind) {
+func (s *Service) deliverNotification(user jid.JID, st *stanza.Element, k roster.Kind) {
 	delivered := false
 	for _, r := range s.Send.Resources(user) {
 		if r.Available && s.Send.Deliver(r.JID, st) {
 			delivered = true
 		}
 	}
-	if delivered || k == Subscribe {
+	if delivered || k == roster.Subscribe {
 		return
 	}
 	if err := s.Send.Offline(user, st); err != nil {
@@ -161,9 +162,9 @@ func (s *Service) deliverNotification(user jid.JID, st *stanza.Element, k Kind) 
 
 // presenceAction carries out the presence an approval or cancellation
 // owes the contact (3.1.5, 3.2.2).
-func (s *Service) presenceAction(a PresenceAction, user, contact jid.JID) {
+func (s *Service) presenceAction(a roster.PresenceAction, user, contact jid.JID) {
 	switch a {
-	case SendAvailable:
+	case roster.SendAvailable:
 		for _, r := range s.Send.Resources(user) {
 			if r.Available && r.Presence != nil {
 				p := r.Presence.ShallowCopy()
@@ -171,7 +172,7 @@ func (s *Service) presenceAction(a PresenceAction, user, contact jid.JID) {
 				s.route(p, r.JID, contact)
 			}
 		}
-	case SendUnavailable:
+	case roster.SendUnavailable:
 		for _, r := range s.Send.Resources(user) {
 			if r.Available {
 				p := stanza.NewElement(stanza.NSClient, "presence").Set("type", "unavailable").
@@ -203,7 +204,7 @@ func (s *Service) Probe(prober, user jid.JID) {
 	if err != nil {
 		return
 	}
-	var st State
+	var st roster.State
 	if found {
 		st = it.State
 	}
@@ -213,8 +214,8 @@ func (s *Service) Probe(prober, user jid.JID) {
 			avail = append(avail, r)
 		}
 	}
-	switch AnswerProbe(st, len(avail) > 0) {
-	case ProbePresence:
+	switch roster.AnswerProbe(st, len(avail) > 0) {
+	case roster.ProbePresence:
 		for _, r := range avail {
 			if r.Presence == nil {
 				continue
@@ -223,11 +224,11 @@ func (s *Service) Probe(prober, user jid.JID) {
 			p.Set("from", r.JID.String()).Set("to", prober.String())
 			s.route(p, r.JID, prober)
 		}
-	case ProbeUnavailable:
+	case roster.ProbeUnavailable:
 		p := stanza.NewElement(stanza.NSClient, "presence").Set("type", "unavailable").
 			Set("from", user.String()).Set("to", prober.String())
 		s.route(p, user, prober)
-	case ProbeUnsubscribed:
+	case roster.ProbeUnsubscribed:
 		p := stanza.NewElement(stanza.NSClient, "presence").Set("type", "unsubscribed").
 			Set("from", user.String()).Set("to", prober.Bare().String())
 		s.route(p, user, prober.Bare())
@@ -250,13 +251,13 @@ func (s *Service) Available(full jid.JID, st *stanza.Element, initial bool) {
 			continue
 		}
 		// 4.2.2 / 4.4.2: broadcast to contacts with From or Both.
-		if BroadcastTo(it.State) {
+		if roster.BroadcastTo(it.State) {
 			p := st.ShallowCopy()
 			p.Set("from", full.String()).Set("to", contact.String())
 			s.route(p, full, contact)
 		}
 		// 4.2.2: on initial presence, probe contacts with To or Both.
-		if initial && ProbeOnInitial(it.State) {
+		if initial && roster.ProbeOnInitial(it.State) {
 			s.probe(full, contact)
 		}
 	}
@@ -293,7 +294,7 @@ func (s *Service) Unavailable(full jid.JID, st *stanza.Element) {
 	if items, _, err := s.Store.List(user.String()); err == nil {
 		for _, it := range items {
 			contact, err := jid.Parse(it.JID)
-			if err != nil || !BroadcastTo(it.State) {
+			if err != nil || !roster.BroadcastTo(it.State) {
 				continue
 			}
 			p := st.ShallowCopy()
@@ -303,35 +304,5 @@ func (s *Service) Unavailable(full jid.JID, st *stanza.Element) {
 		}
 	}
 	// 4.6.3: entities that got directed presence get the unavailable too.
-	s.mu.Lock()
-	targets := s.directed[full]
-	delete(s.directed, full)
-	s.mu.Unlock()
-	for to := range targets {
-		if sent[to.Bare()] && to.IsBare() {
-			continue
-		}
-		p := st.ShallowCopy()
-		p.Set("from", full.String()).Set("to", to.String())
-		s.route(p, full, to)
-	}
-}
-
-// Directed records presence a resource sends to one entity (RFC 6121
-// 4.6) and routes it.
-func (s *Service) Directed(full, to jid.JID, st *stanza.Element) {
-	s.mu.Lock()
-	if s.directed == nil {
-		s.directed = map[jid.JID]map[jid.JID]bool{}
-	}
-	if st.Get("type") == "unavailable" {
-		delete(s.directed[full], to)
-	} else {
-		if s.directed[full] == nil {
-			s.directed[full] = map[jid.JID]bool{}
-		}
-		s.directed[full][to] = true
-	}
-	s.mu.Unlock()
-	s.route(st, full, to)
+	s.directedUnavailable(full, st, sent)
 }
