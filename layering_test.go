@@ -24,8 +24,9 @@ import (
 const module = "github.com/heraldxmpp/herald"
 
 // A layer is a set of packages. A package imports only packages of lower
-// layers (and its own unit: see unit), so imports point one way and the
-// packages of one layer, siblings, never import each other.
+// layers, and packages of its own unit (a table entry ending in "/*" or
+// "/...": a folder and its subpackages). So imports point one way, and the
+// units of one layer, siblings, never import each other.
 type layer struct {
 	name string
 	// pure packages import none of the forbidden standard packages
@@ -83,7 +84,7 @@ var pureOutside = map[string]bool{
 // inPlane reports whether rel is in the stanza plane: delivery and
 // everything under it. The plane knows no transport and no store: those
 // plug into it.
-func inPlane(rel string) bool { return rel == "delivery" || strings.HasPrefix(rel, "delivery/") }
+func inPlane(rel string) bool { return under(rel, "delivery") }
 
 // notInPlane are the packages the plane never imports.
 var notInPlane = []string{"c2s", "s2s", "consensus"}
@@ -120,7 +121,7 @@ func locate(rel string) (place, bool) {
 				return place{i, rel}, true
 			case strings.HasSuffix(p, "/..."):
 				dir := strings.TrimSuffix(p, "/...")
-				if (rel == dir || strings.HasPrefix(rel, dir+"/")) && len(dir) > bestLen {
+				if under(rel, dir) && len(dir) > bestLen {
 					best, bestLen, found = place{i, dir}, len(dir), true
 				}
 			case strings.HasSuffix(p, "/*"):
@@ -151,6 +152,9 @@ func check(pkgs []pkg) []string {
 		for _, imp := range p.Imports {
 			irel, ours := relative(imp)
 			if !ours {
+				if imp == "flag" && !under(rel, "cmd") {
+					bad = append(bad, fmt.Sprintf("%s imports flag: only the commands under cmd/ read flags", rel))
+				}
 				if layers[from.layer].pure && forbiddenInPure(imp) {
 					bad = append(bad, fmt.Sprintf("%s is pure but imports %s", rel, imp))
 				}
@@ -276,6 +280,8 @@ func TestLayeringCatches(t *testing.T) {
 		{"plane imports consensus", p("delivery/pep", m+"consensus"), "stanza plane"},
 		{"plane imports c2s", p("delivery", m+"c2s"), "stanza plane"},
 		{"s2s imports the router", p("s2s", m+"delivery"), "Router interface"},
+		{"flags outside cmd", p("consensus", "flag"), "only the commands"},
+		{"flags in a command", p("cmd/heraldctl", "flag"), ""},
 		{"unplaced package", p("widget"), "in no layer"},
 		{"tests only", pkg{ImportPath: module, Imports: nil}, ""},
 		{"not ours", pkg{ImportPath: "example.org/x", GoFiles: []string{"x.go"}, Imports: []string{"net"}}, ""},
