@@ -1,5 +1,5 @@
-// Package consensus is Herald's replicated durable state: accounts and
-// offline messages (later roster items and pending subscription requests) go
+// Package consensus is Herald's replicated durable state: accounts, offline
+// messages, roster items and versions, and pending subscription requests go
 // through a Raft log (hashicorp/raft, raft-boltdb/v2 as log and stable store,
 // raft.FileSnapshotStore) into a Pebble store, the FSM's state.
 //

@@ -13,8 +13,8 @@ import (
 	"github.com/heraldxmpp/herald/delivery/xmlstream"
 )
 
-// Sessions across nodes (STYLE.md: sessions and presence do not go through
-// Raft). Each node keeps its own Registry and tells the others, over the
+// Sessions across nodes (ARCHITECTURE.md: sessions and presence do not go
+// through Raft). Each node keeps its own Registry and tells the others, over the
 // cluster's peer channel, which resources live on it; a Cluster keeps the
 // table of what the others announced and hooks it into the Registry, so
 // that Registry.Resources and Registry.Get answer for the whole cluster and

@@ -2,9 +2,9 @@
 // types), the HTTP handlers that serve it on a unix socket, and the Go
 // client that heraldctl uses.
 //
-// Invariants: errors cross the socket as one of four sentinels
-// (ErrNotFound, ErrExists, ErrBadRequest, ErrNoQuorum) plus a sentence an
-// operator can act on; anything else is logged server-side and reported as
+// Invariants: errors cross the socket as one of five sentinels
+// (ErrNotFound, ErrExists, ErrBadRequest, ErrNoQuorum, ErrUnavailable)
+// plus a sentence an operator can act on; anything else is logged server-side and reported as
 // an internal error, so internal detail never leaks. The socket is created
 // mode 0600 by heraldd: whoever can open it is an administrator.
 //

@@ -40,7 +40,9 @@
 //
 // # Usage
 //
-// In the FSM's Apply for "user sends presence of type k to contact":
+// The consensus FSM's Apply reads the stored record and runs Step
+// (step.go) on it for every roster command; for "user sends presence of
+// type k to contact" that comes to:
 //
 //	rec, found := store.Get(user, contact) // an Item
 //	exists := found && rec.Visible()

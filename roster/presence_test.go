@@ -1,11 +1,6 @@
 package roster
 
 import (
-	"go/parser"
-	"go/token"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 )
 
@@ -49,37 +44,5 @@ func TestPresenceDecisions(t *testing.T) {
 	bad := State{Sub: Both, PendingIn: true}
 	if ProbeOnInitial(bad) || BroadcastTo(bad) || AnswerProbe(bad, true) != ProbeUnsubscribed {
 		t.Error("an invalid state grants presence")
-	}
-}
-
-// TestPure holds the house rule in place (STYLE.md, "Imports point one
-// way"): roster imports no network, file system, clock or lock package, and
-// only the packages listed here, so a new dependency is a decision. The
-// service carrying out the table's effects lives in roster/service.
-func TestPure(t *testing.T) {
-	allowed := map[string]bool{
-		"strconv":                                      true,
-		"golang.org/x/text/secure/precis":              true,
-		"github.com/heraldxmpp/herald/delivery/jid":    true,
-		"github.com/heraldxmpp/herald/delivery/stanza": true,
-	}
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ImportsOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, imp := range f.Imports {
-			path, _ := strconv.Unquote(imp.Path.Value)
-			if !allowed[path] {
-				t.Errorf("%s imports %q", name, path)
-			}
-		}
 	}
 }

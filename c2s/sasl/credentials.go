@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/xdg-go/scram"
@@ -274,12 +273,12 @@ func (c *Credentials) UnmarshalBinary(data []byte) error {
 }
 
 // processDecoyKey is the per-process key for decoy credentials when
-// Config.DecoyKey is unset.
-var processDecoyKey = sync.OnceValue(func() []byte {
+// Config.DecoyKey is unset, drawn once at package initialization.
+var processDecoyKey = func() []byte {
 	k := make([]byte, 32)
 	_, _ = rand.Read(k) // never fails (crypto/rand.Read)
 	return k
-})
+}()
 
 // decoyCredentials returns stand-in credentials for a username that has no
 // account: deterministic for a given key and username, so that repeated
@@ -289,7 +288,7 @@ var processDecoyKey = sync.OnceValue(func() []byte {
 func decoyCredentials(cfg Config, username string) Credentials {
 	key := cfg.DecoyKey
 	if len(key) == 0 {
-		key = processDecoyKey()
+		key = processDecoyKey
 	}
 	iters := cfg.DecoyIterations
 	if iters <= 0 || iters > MaxIterations {

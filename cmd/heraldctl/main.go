@@ -2,6 +2,11 @@
 //
 // It finds the server the way heraldd does: from --config FILE, or from
 // the zero-config defaults (the admin socket ./herald-data/admin.sock).
+//
+// Its commands are one table (commands.go): a row per command, registered
+// by the file that implements it, from which the help text is printed and
+// the arguments are checked. Tests run the whole program in-process
+// through run(args, stdin, stdout, stderr).
 package main
 
 import (
@@ -26,45 +31,6 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-const usage = `usage: heraldctl [--config FILE] [--socket PATH] COMMAND
-
-commands:
-  status                         show the server's status
-  user add JID [--password-file F]
-                                 create an account (password prompted,
-                                 read from F, or from standard input)
-  user passwd JID [--password-file F]
-                                 change an account's password
-  user delete JID                delete an account and all it stores
-  user list [DOMAIN]             list accounts
-  session list                   list connected resources
-  roster list USER               list USER's roster: contact, subscription,
-                                 flags (ask, approved), name, groups
-  roster add USER CONTACT [--name N] [--group G]...
-                                 add CONTACT to USER's roster, or replace
-                                 its name and groups, as USER's client would
-  roster remove USER CONTACT     remove CONTACT from USER's roster; the
-                                 subscriptions both ways are cancelled
-  pending list USER              list the subscription requests USER has
-                                 not answered: from, received, stanza
-  pending approve USER CONTACT   approve CONTACT's request on USER's behalf
-  pending deny USER CONTACT      deny CONTACT's request on USER's behalf
-  s2s links                      list federation links: direction, local,
-                                 remote, state, auth, stanzas in/out, queued
-  s2s resolve DOMAIN             show where this server connects for DOMAIN
-                                 (SRV targets in order, XEP-0368 direct TLS)
-  cluster status                 members, leader, term, indexes, follower lag
-  cluster join ID ADDR           admit node ID (cluster port ADDR)
-  cluster remove ID              take node ID out of the cluster
-  cluster stepdown               hand leadership to another member
-  metrics                        print the metrics (Prometheus text format)
-  snapshot save FILE             save a consistent online snapshot of the
-                                 state (restore: heraldd -restore FILE)
-
-exit status: 0 on success, 1 when the server refused or failed, 2 on a
-usage error.
-`
-
 // exit codes
 const (
 	exitOK    = 0
@@ -80,15 +46,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	socket := fs.String("socket", "", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, usage)
+			fmt.Fprint(stdout, usage())
 			return exitOK
 		}
-		fmt.Fprintf(stderr, "heraldctl: %v\n%s", err, usage)
+		fmt.Fprintf(stderr, "heraldctl: %v\n%s", err, usage())
 		return exitUsage
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return exitUsage
 	}
 	path := *socket
@@ -111,88 +77,94 @@ type cli struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	cmd    *command // the command running
 }
 
-func (c *cli) dispatch(ctx context.Context, args []string) int {
-	switch args[0] {
-	case "status":
-		return c.status(ctx)
-	case "user":
-		if len(args) < 2 {
-			return c.usageErr("user needs a subcommand: add, passwd, delete or list")
-		}
-		switch args[1] {
-		case "add":
-			return c.userAdd(ctx, args[2:], false)
-		case "passwd":
-			return c.userAdd(ctx, args[2:], true)
-		case "delete", "del", "remove":
-			if len(args) != 3 {
-				return c.usageErr("usage: heraldctl user delete JID")
-			}
-			if err := c.client.DeleteUser(ctx, args[2]); err != nil {
-				return c.fail(err)
-			}
-			fmt.Fprintf(c.stdout, "deleted %s\n", args[2])
-			return exitOK
-		case "list":
-			if len(args) > 3 {
-				return c.usageErr("usage: heraldctl user list [DOMAIN]")
-			}
-			domain := ""
-			if len(args) == 3 {
-				domain = args[2]
-			}
-			users, err := c.client.ListUsers(ctx, domain)
-			if err != nil {
-				return c.fail(err)
-			}
-			for _, u := range users {
-				fmt.Fprintln(c.stdout, u)
-			}
-			return exitOK
-		}
-		return c.usageErr(fmt.Sprintf("unknown user subcommand %q", args[1]))
-	case "session", "sessions":
-		if len(args) > 2 || (len(args) == 2 && args[1] != "list") {
-			return c.usageErr("usage: heraldctl session list")
-		}
-		list, err := c.client.Sessions(ctx)
-		if err != nil {
-			return c.fail(err)
-		}
-		sort.Slice(list, func(i, j int) bool { return list[i].JID < list[j].JID })
-		for _, s := range list {
-			state := "connected"
-			if s.Available {
-				state = fmt.Sprintf("available priority=%d", s.Priority)
-			}
-			fmt.Fprintf(c.stdout, "%s\t%s\n", s.JID, state)
-		}
-		return exitOK
-	case "roster":
-		return c.roster(ctx, args[1:])
-	case "pending":
-		return c.pending(ctx, args[1:])
-	case "s2s":
-		return c.s2s(ctx, args[1:])
-	case "cluster":
-		return c.cluster(ctx, args[1:])
-	case "metrics":
-		if err := c.client.Metrics(ctx, c.stdout); err != nil {
-			return c.fail(err)
-		}
-		return exitOK
-	case "snapshot":
-		return c.snapshot(ctx, args[1:])
-	case "help":
-		fmt.Fprint(c.stdout, usage)
-		return exitOK
+func init() {
+	register(
+		command{name: "status", help: "show the server's status", run: (*cli).status},
+		command{name: "user add", args: "JID [--password-file F]",
+			help: "create an account (password prompted, read from F, or from standard input)",
+			run:  (*cli).userAdd},
+		command{name: "user passwd", args: "JID [--password-file F]", help: "change an account's password",
+			run: (*cli).userPasswd},
+		command{name: "user delete", args: "JID", help: "delete an account and all it stores",
+			aliases: []string{"user del", "user remove"}, run: (*cli).userDelete},
+		command{name: "user list", args: "[DOMAIN]", help: "list accounts", run: (*cli).userList},
+		command{name: "session list", help: "list connected resources",
+			aliases: []string{"session", "sessions", "sessions list"}, run: (*cli).sessionList},
+		command{name: "metrics", help: "print the metrics (Prometheus text format)", run: (*cli).metrics},
+		// cluster.go: each row hands its subcommand to cli.cluster.
+		command{name: "cluster status", help: "members, leader, term, indexes, follower lag",
+			run: sub((*cli).cluster, "status")},
+		command{name: "cluster join", args: "ID ADDR", help: "admit node ID (cluster port ADDR)",
+			run: sub((*cli).cluster, "join")},
+		command{name: "cluster remove", args: "ID", help: "take node ID out of the cluster",
+			run: sub((*cli).cluster, "remove")},
+		command{name: "cluster stepdown", help: "hand leadership to another member",
+			run: sub((*cli).cluster, "stepdown")},
+		command{name: "snapshot save", args: "FILE",
+			help: "save a consistent online snapshot of the state (restore: heraldd -restore FILE)",
+			run:  sub((*cli).snapshot, "save")},
+	)
+}
+
+// sub runs a command through a function that handles a whole group of
+// subcommands, such as cli.cluster: it puts the subcommand's word back in
+// front of the arguments.
+func sub(fn func(*cli, context.Context, []string) int, word string) func(*cli, context.Context, []string) int {
+	return func(c *cli, ctx context.Context, args []string) int {
+		return fn(c, ctx, append([]string{word}, args...))
 	}
-	return c.usageErr(fmt.Sprintf("unknown command %q", args[0]))
 }
 
-func (c *cli) status(ctx context.Context) int {
+func (c *cli) userDelete(ctx context.Context, args []string) int {
+	if err := c.client.DeleteUser(ctx, args[0]); err != nil {
+		return c.fail(err)
+	}
+	fmt.Fprintf(c.stdout, "deleted %s\n", args[0])
+	return exitOK
+}
+
+func (c *cli) userList(ctx context.Context, args []string) int {
+	domain := ""
+	if len(args) == 1 {
+		domain = args[0]
+	}
+	users, err := c.client.ListUsers(ctx, domain)
+	if err != nil {
+		return c.fail(err)
+	}
+	for _, u := range users {
+		fmt.Fprintln(c.stdout, u)
+	}
+	return exitOK
+}
+
+func (c *cli) sessionList(ctx context.Context, _ []string) int {
+	list, err := c.client.Sessions(ctx)
+	if err != nil {
+		return c.fail(err)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].JID < list[j].JID })
+	for _, s := range list {
+		state := "connected"
+		if s.Available {
+			state = fmt.Sprintf("available priority=%d", s.Priority)
+		}
+		fmt.Fprintf(c.stdout, "%s\t%s\n", s.JID, state)
+	}
+	return exitOK
+}
+
+func (c *cli) metrics(ctx context.Context, _ []string) int {
+	if err := c.client.Metrics(ctx, c.stdout); err != nil {
+		return c.fail(err)
+	}
+	return exitOK
+}
+
+func (c *cli) status(ctx context.Context, _ []string) int {
 	st, err := c.client.Status(ctx)
 	if err != nil {
 		return c.fail(err)
@@ -215,21 +187,19 @@ func (c *cli) status(ctx context.Context) int {
 	return exitOK
 }
 
-// userAdd handles "user add" and, with change, "user passwd".
-func (c *cli) userAdd(ctx context.Context, args []string, change bool) int {
-	fs := flag.NewFlagSet("user", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+func (c *cli) userAdd(ctx context.Context, args []string) int { return c.setPassword(ctx, args, false) }
+
+func (c *cli) userPasswd(ctx context.Context, args []string) int {
+	return c.setPassword(ctx, args, true)
+}
+
+// setPassword creates an account or, with change, changes its password.
+func (c *cli) setPassword(ctx context.Context, args []string, change bool) int {
+	fs := flag.NewFlagSet(c.cmd.name, flag.ContinueOnError)
 	pwFile := fs.String("password-file", "", "")
-	pos, err := interleaved(fs, args)
-	if err != nil {
-		return c.usageErr(err.Error())
-	}
-	verb := "add"
-	if change {
-		verb = "passwd"
-	}
-	if len(pos) != 1 {
-		return c.usageErr(fmt.Sprintf("usage: heraldctl user %s JID [--password-file FILE]", verb))
+	pos, ok := c.positional(fs, args)
+	if !ok {
+		return exitUsage
 	}
 	pw, err := c.password(*pwFile)
 	if err != nil {
@@ -250,23 +220,6 @@ func (c *cli) userAdd(ctx context.Context, args []string, change bool) int {
 		fmt.Fprintf(c.stdout, "created %s\n", pos[0])
 	}
 	return exitOK
-}
-
-// interleaved parses args with fs, accepting flags before, between and
-// after the positional arguments, which it returns.
-func interleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) > 0 {
-			pos = append(pos, args[0])
-			args = args[1:]
-		}
-	}
-	return pos, nil
 }
 
 // password reads the new password from a file (first line), from the

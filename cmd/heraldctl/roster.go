@@ -4,75 +4,78 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 )
 
-// roster handles "roster list|add|remove". Every change goes through the
-// server's roster service, so the user's clients get the same pushes as
-// for a change they made themselves.
-func (c *cli) roster(ctx context.Context, args []string) int {
-	if len(args) == 0 {
-		return c.usageErr("roster needs a subcommand: list, add or remove")
+func init() {
+	register(
+		command{name: "roster list", args: "USER",
+			help: "list USER's roster: contact, subscription, flags (ask, approved), name, groups",
+			run:  (*cli).rosterList},
+		command{name: "roster add", args: "USER CONTACT [--name N] [--group G]...",
+			help:    "add CONTACT to USER's roster, or replace its name and groups, as USER's client would",
+			aliases: []string{"roster set"}, run: (*cli).rosterAdd},
+		command{name: "roster remove", args: "USER CONTACT",
+			help:    "remove CONTACT from USER's roster; the subscriptions both ways are cancelled",
+			aliases: []string{"roster delete", "roster del"}, run: (*cli).rosterRemove},
+		command{name: "pending list", args: "USER",
+			help: "list the subscription requests USER has not answered: from, received, stanza",
+			run:  (*cli).pendingList},
+		command{name: "pending approve", args: "USER CONTACT", help: "approve CONTACT's request on USER's behalf",
+			run: (*cli).pendingApprove},
+		command{name: "pending deny", args: "USER CONTACT", help: "deny CONTACT's request on USER's behalf",
+			run: (*cli).pendingDeny},
+	)
+}
+
+// The roster commands go through the server's roster service, so the
+// user's clients get the same pushes as for a change they made themselves.
+
+func (c *cli) rosterList(ctx context.Context, args []string) int {
+	ro, err := c.client.Roster(ctx, args[0])
+	if err != nil {
+		return c.fail(err)
 	}
-	switch args[0] {
-	case "list":
-		if len(args) != 2 || args[1] == "" {
-			return c.usageErr("usage: heraldctl roster list USER")
+	for _, it := range ro.Items {
+		var flags []string
+		if it.Ask {
+			flags = append(flags, "ask")
 		}
-		ro, err := c.client.Roster(ctx, args[1])
-		if err != nil {
-			return c.fail(err)
+		if it.Approved {
+			flags = append(flags, "approved")
 		}
-		for _, it := range ro.Items {
-			var flags []string
-			if it.Ask {
-				flags = append(flags, "ask")
-			}
-			if it.Approved {
-				flags = append(flags, "approved")
-			}
-			if len(flags) == 0 {
-				flags = []string{"-"}
-			}
-			groups := make([]string, len(it.Groups))
-			for i, g := range it.Groups {
-				groups[i] = field(g, ",")
-			}
-			fmt.Fprintf(c.stdout, "%s\t%s\t%s\t%s\t%s\n", it.JID, it.Subscription,
-				strings.Join(flags, ","), field(it.Name, ""), strings.Join(groups, ","))
+		if len(flags) == 0 {
+			flags = []string{"-"}
 		}
-		return exitOK
-	case "add", "set":
-		return c.rosterAdd(ctx, args[1:])
-	case "remove", "delete", "del":
-		if len(args) != 3 || args[1] == "" || args[2] == "" {
-			return c.usageErr("usage: heraldctl roster remove USER CONTACT")
+		groups := make([]string, len(it.Groups))
+		for i, g := range it.Groups {
+			groups[i] = field(g, ",")
 		}
-		if err := c.client.RemoveRosterItem(ctx, args[1], args[2]); err != nil {
-			return c.fail(err)
-		}
-		fmt.Fprintf(c.stdout, "removed %s from the roster of %s\n", args[2], args[1])
-		return exitOK
+		fmt.Fprintf(c.stdout, "%s\t%s\t%s\t%s\t%s\n", it.JID, it.Subscription,
+			strings.Join(flags, ","), field(it.Name, ""), strings.Join(groups, ","))
 	}
-	return c.usageErr(fmt.Sprintf("unknown roster subcommand %q", args[0]))
+	return exitOK
+}
+
+func (c *cli) rosterRemove(ctx context.Context, args []string) int {
+	if err := c.client.RemoveRosterItem(ctx, args[0], args[1]); err != nil {
+		return c.fail(err)
+	}
+	fmt.Fprintf(c.stdout, "removed %s from the roster of %s\n", args[1], args[0])
+	return exitOK
 }
 
 func (c *cli) rosterAdd(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("roster add", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := flag.NewFlagSet(c.cmd.name, flag.ContinueOnError)
 	name := fs.String("name", "", "")
 	var groups list
 	fs.Var(&groups, "group", "")
-	pos, err := interleaved(fs, args)
-	if err != nil {
-		return c.usageErr(err.Error())
-	}
-	if len(pos) != 2 || pos[0] == "" || pos[1] == "" {
-		return c.usageErr("usage: heraldctl roster add USER CONTACT [--name NAME] [--group GROUP]...")
+	pos, ok := c.positional(fs, args)
+	if !ok {
+		return exitUsage
 	}
 	if err := c.client.SetRosterItem(ctx, pos[0], pos[1], *name, groups); err != nil {
 		return c.fail(err)
@@ -81,46 +84,32 @@ func (c *cli) rosterAdd(ctx context.Context, args []string) int {
 	return exitOK
 }
 
-// pending handles "pending list|approve|deny".
-func (c *cli) pending(ctx context.Context, args []string) int {
-	if len(args) == 0 {
-		return c.usageErr("pending needs a subcommand: list, approve or deny")
+func (c *cli) pendingList(ctx context.Context, args []string) int {
+	list, err := c.client.Pending(ctx, args[0])
+	if err != nil {
+		return c.fail(err)
 	}
-	switch args[0] {
-	case "list":
-		if len(args) != 2 || args[1] == "" {
-			return c.usageErr("usage: heraldctl pending list USER")
-		}
-		list, err := c.client.Pending(ctx, args[1])
-		if err != nil {
-			return c.fail(err)
-		}
-		for _, p := range list {
-			fmt.Fprintf(c.stdout, "%s\t%s\t%s\n", p.From, p.At.UTC().Format(time.RFC3339), oneLine(p.Stanza))
-		}
-		return exitOK
-	case "approve", "deny":
-		if len(args) != 3 || args[1] == "" || args[2] == "" {
-			return c.usageErr(fmt.Sprintf("usage: heraldctl pending %s USER CONTACT", args[0]))
-		}
-		user, contact := args[1], args[2]
-		var err error
-		if args[0] == "approve" {
-			err = c.client.ApproveRequest(ctx, user, contact)
-		} else {
-			err = c.client.DenyRequest(ctx, user, contact)
-		}
-		if err != nil {
-			return c.fail(err)
-		}
-		verb := "approved"
-		if args[0] == "deny" {
-			verb = "denied"
-		}
-		fmt.Fprintf(c.stdout, "%s the subscription request from %s to %s\n", verb, contact, user)
-		return exitOK
+	for _, p := range list {
+		fmt.Fprintf(c.stdout, "%s\t%s\t%s\n", p.From, p.At.UTC().Format(time.RFC3339), oneLine(p.Stanza))
 	}
-	return c.usageErr(fmt.Sprintf("unknown pending subcommand %q", args[0]))
+	return exitOK
+}
+
+func (c *cli) pendingApprove(ctx context.Context, args []string) int {
+	return c.pendingAnswer(ctx, args, c.client.ApproveRequest, "approved")
+}
+
+func (c *cli) pendingDeny(ctx context.Context, args []string) int {
+	return c.pendingAnswer(ctx, args, c.client.DenyRequest, "denied")
+}
+
+// pendingAnswer answers CONTACT's (args[1]) request to USER (args[0]).
+func (c *cli) pendingAnswer(ctx context.Context, args []string, answer func(ctx context.Context, user, contact string) error, verb string) int {
+	if err := answer(ctx, args[0], args[1]); err != nil {
+		return c.fail(err)
+	}
+	fmt.Fprintf(c.stdout, "%s the subscription request from %s to %s\n", verb, args[1], args[0])
+	return exitOK
 }
 
 // list is a repeatable string flag.

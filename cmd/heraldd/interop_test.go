@@ -2,8 +2,8 @@ package main
 
 // The interop harness: a throwaway PKI (interop_pki_test.go), dnsmasq
 // serving the .test zone, a real Prosody for p.test and heraldd for h.test,
-// each on its own loopback address with the standard ports (the facts are
-// in /work/shared/INTEROP.md; the scenarios in federation_test.go):
+// each on its own loopback address with the standard ports (the scenarios
+// are in federation_test.go):
 //
 //	127.0.0.20:53    dnsmasq: A and SRV (_xmpp-server, _xmpp-client) records
 //	127.0.0.21       Prosody, p.test: c2s 5222, s2s 5269

@@ -7,6 +7,13 @@
 // parsed from a client stream re-serializes for a client or a server
 // stream by naming the stream's namespace as the parent.
 //
+// Whatever text an Element's attribute values, character data and
+// namespace names hold (its local names are the caller's to get right),
+// AppendXML writes well-formed XML that the stream reader
+// (delivery/xmlstream) parses back to the same tree; a character XML cannot
+// carry is written as U+FFFD. FuzzRoundTrip and
+// FuzzEscape hold this in place, with seed corpora in testdata/fuzz.
+//
 // The package is pure: no I/O, no clock.
 //
 //	st := stanza.NewElement(stanza.NSClient, "message").Set("to", "bob@example.org")

@@ -51,7 +51,8 @@ const (
 )
 
 // defaultType is the error type RFC 6120 8.3.3 gives in its examples for
-// each condition.
+// each condition, except undefined-condition: "any error type can be
+// associated with this condition" (8.3.3.21), and it gets cancel.
 var defaultType = map[Condition]ErrorType{
 	BadRequest: Modify, Conflict: Cancel, FeatureNotImplemented: Cancel,
 	Forbidden: Auth, Gone: Cancel, InternalServerError: Cancel,
