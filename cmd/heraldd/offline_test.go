@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/heraldxmpp/herald/delivery/stanza"
+	"github.com/heraldxmpp/herald/delivery/xmlstream"
+)
+
+// sendStored sends each raw message from c, each followed by a ping, and
+// returns the error condition each got before the ping's answer ("" for
+// none; "+payload" appended when the error carries the original body).
+func sendStored(t *testing.T, c *rawClient, msgs []string) []string {
+	t.Helper()
+	conds := make([]string, len(msgs))
+	for i, m := range msgs {
+		c.send(m)
+		got, err := c.ping()
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		for _, el := range got {
+			conds[i] += errorOf(el)
+			if bodyOf(el) != "" {
+				// RFC 6120 8.3.1: not the payload of a refused large message.
+				conds[i] += "+payload"
+			}
+		}
+	}
+	return conds
+}
+
+// Whatever the server accepts from a sender and stores for an offline
+// recipient reaches the recipient at login, as it was sent: a message of
+// exactly max_stanza bytes, one with the most attributes a stream takes,
+// and, with max_stanza raised to 1 MiB, a 300 KB one. What it cannot
+// store (past what a client's send queue holds, or what serializing
+// inflates past the headroom), the sender is told at once
+// (RFC 6120 8.3.3.11), and it never reaches the recipient.
+func TestOfflineWhatIsStoredIsDelivered(t *testing.T) {
+	attrs := ""
+	for i := range xmlstream.DefaultMaxAttrs - 3 { // to, id and type are three
+		attrs += fmt.Sprintf(" a%d='v'", i)
+	}
+	type sent struct {
+		raw  string
+		cond string // the error the sender gets, "" for none
+	}
+	cases := []struct {
+		name      string
+		maxStanza int
+		msgs      []sent
+	}{
+		{"default limits", 0, []sent{
+			{padMessage("bob@localhost", "exact", "", xmlstream.DefaultMaxStanza), ""},
+			{padMessage("bob@localhost", "attrs", attrs, 1000), ""},
+		}},
+		{"max_stanza 1 MiB", 1 << 20, []sent{
+			{padMessage("bob@localhost", "300k", "", 300_000), ""},
+			// As large as the stream takes, but with the server's 'from'
+			// larger than max_queue (1 MiB): it could never be delivered.
+			{padMessage("bob@localhost", "exact", "", 1<<20), "not-acceptable"},
+		}},
+		{"inflated past the headroom", 0, []sent{
+			// '>' is legal raw in character data and written back
+			// escaped: four times its size.
+			{"<message to='bob@localhost' id='gt' type='chat'><body>" + strings.Repeat(">", 200_000) + "</body></message>", "not-acceptable"},
+			{padMessage("bob@localhost", "small", "", 500), ""},
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(t.TempDir())
+			if tc.maxStanza > 0 {
+				cfg.Limits.MaxStanza = tc.maxStanza
+			}
+			s := startConfigured(t, cfg).server()
+			s.addUser(t, "alice@localhost", "password-alice")
+			s.addUser(t, "bob@localhost", "password-bob")
+			alice := rawLogin(t, s, "alice", "password-alice", "a")
+			alice.send("<presence/>")
+			var raws []string
+			for _, m := range tc.msgs {
+				raws = append(raws, m.raw)
+			}
+			var stored []string
+			for i, cond := range sendStored(t, alice, raws) {
+				if cond != tc.msgs[i].cond {
+					t.Fatalf("message %d of %d bytes: the sender got %q, want %q", i, len(raws[i]), cond, tc.msgs[i].cond)
+				}
+				if cond == "" {
+					stored = append(stored, raws[i])
+				}
+			}
+			bob := rawLogin(t, s, "bob", "password-bob", "b")
+			bob.send("<presence/>")
+			got := bob.messages(len(stored))
+			for i, el := range got {
+				want := readBack(t, stored[i])
+				if el.Get("id") != want.Get("id") || bodyOf(el) != bodyOf(want) || len(el.Attr) != len(want.Attr)+1 ||
+					el.Get("from") != "alice@localhost/a" || el.Child("urn:xmpp:delay", "delay") == nil {
+					t.Errorf("message %d: id %q, %d attributes, body of %d bytes, from %q; want id %q, %d attributes, %d bytes",
+						i, el.Get("id"), len(el.Attr), len(bodyOf(el)), el.Get("from"), want.Get("id"), len(want.Attr)+1, len(bodyOf(want)))
+				}
+			}
+		})
+	}
+}
+
+// readBack parses a raw message as the server's stream would.
+func readBack(t *testing.T, raw string) *stanza.Element {
+	t.Helper()
+	d := xmlstream.NewDecoder(strings.NewReader(`<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`+raw), xmlstream.Limits{MaxStanza: 4 << 20})
+	d.Next()
+	ev, err := d.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev.Element
+}
