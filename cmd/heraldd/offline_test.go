@@ -1,13 +1,31 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/heraldxmpp/herald/cmd/internal/config"
 	"github.com/heraldxmpp/herald/delivery/stanza"
 	"github.com/heraldxmpp/herald/delivery/xmlstream"
+	"github.com/heraldxmpp/herald/ops"
 )
+
+// aliceAndBob starts a daemon with cfg and the accounts alice and bob, and
+// logs alice in, available.
+func aliceAndBob(t *testing.T, cfg config.Config) (server, *rawClient) {
+	t.Helper()
+	s := startConfigured(t, cfg).server()
+	s.addUser(t, "alice@localhost", "password-alice")
+	s.addUser(t, "bob@localhost", "password-bob")
+	alice := rawLogin(t, s, "alice", "password-alice", "a")
+	alice.send("<presence/>")
+	return s, alice
+}
 
 // sendStored sends each raw message from c, each followed by a ping, and
 // returns the error condition each got before the ping's answer ("" for
@@ -76,11 +94,7 @@ func TestOfflineWhatIsStoredIsDelivered(t *testing.T) {
 			if tc.maxStanza > 0 {
 				cfg.Limits.MaxStanza = tc.maxStanza
 			}
-			s := startConfigured(t, cfg).server()
-			s.addUser(t, "alice@localhost", "password-alice")
-			s.addUser(t, "bob@localhost", "password-bob")
-			alice := rawLogin(t, s, "alice", "password-alice", "a")
-			alice.send("<presence/>")
+			s, alice := aliceAndBob(t, cfg)
 			var raws []string
 			for _, m := range tc.msgs {
 				raws = append(raws, m.raw)
@@ -119,4 +133,63 @@ func readBack(t *testing.T, raw string) *stanza.Element {
 		t.Fatal(err)
 	}
 	return ev.Element
+}
+
+// A full offline store answers the sender with service-unavailable
+// (XEP-0160 3, RFC 6121 8.5.2.2.1), and the operator sees the account's
+// use against the limit and the node's counters of stored and refused
+// messages, through the admin API and the metrics.
+func TestOfflineLimitVisible(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.Limits.OfflinePerUser = 3
+	s, alice := aliceAndBob(t, cfg)
+	var msgs []string
+	for i := range 5 {
+		msgs = append(msgs, padMessage("bob@localhost", fmt.Sprintf("m%d", i), "", 300))
+	}
+	msgs = append(msgs, "<message to='bob@localhost' id='big'><body>"+strings.Repeat(">", 200_000)+"</body></message>")
+	conds := sendStored(t, alice, msgs)
+	want := []string{"", "", "", "service-unavailable+payload", "service-unavailable+payload", "not-acceptable"}
+	if strings.Join(conds, ",") != strings.Join(want, ",") {
+		t.Fatalf("errors to the sender: %q, want %q", conds, want)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := s.client()
+	if o, err := c.Offline(ctx, "bob@localhost"); err != nil || o.Count != 3 || o.Limit != 3 || o.User != "bob@localhost" {
+		t.Fatalf("bob's offline storage: %+v, %v", o, err)
+	}
+	if _, err := c.Offline(ctx, "nobody@localhost"); !errors.Is(err, ops.ErrNotFound) {
+		t.Errorf("unknown account: %v", err)
+	}
+	if _, err := c.Offline(ctx, "bob@localhost/r"); !errors.Is(err, ops.ErrBadRequest) {
+		t.Errorf("full JID: %v", err)
+	}
+	var metrics bytes.Buffer
+	if err := c.Metrics(ctx, &metrics); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"herald_offline_limit 3\n", "herald_offline_stored_total 3\n",
+		`herald_offline_refused_total{reason="full"} 2` + "\n", `herald_offline_refused_total{reason="too_large"} 1` + "\n"} {
+		if !strings.Contains(metrics.String(), w) {
+			t.Errorf("metrics lack %q", w)
+		}
+	}
+
+	bob := rawLogin(t, s, "bob", "password-bob", "b")
+	bob.send("<presence/>")
+	bob.messages(3)
+	// Delivered messages leave storage; the account has room again.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		o, err := c.Offline(ctx, "bob@localhost")
+		if err == nil && o.Count == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after delivery bob's storage holds %+v (%v)", o, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

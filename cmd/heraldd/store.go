@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldxmpp/herald/c2s"
@@ -34,6 +35,9 @@ type store struct {
 	// (delivery.StoredLimits). Store refuses what would not fit.
 	stored xmlstream.Limits
 	log    *slog.Logger
+
+	// Offline storage counters since start, for the metrics.
+	offlineStored, refusedFull, refusedTooLarge atomic.Uint64
 }
 
 // streamLimits are the limits client and server streams are held to.
@@ -77,6 +81,7 @@ func (s *store) Credentials(domain, username string) (sasl.Credentials, error) {
 func (s *store) Store(to jid.JID, st *stanza.Element) error {
 	raw, ok := delivery.FitsStored(st, s.stored)
 	if !ok {
+		s.refusedTooLarge.Add(1)
 		// Whatever is stored must be deliverable: a message that could
 		// not be read back is refused now, while the sender can be told
 		// (RFC 6120 8.3.3.11: a request the server cannot process because
@@ -94,9 +99,12 @@ func (s *store) Store(to jid.JID, st *stanza.Element) error {
 	})
 	switch {
 	case err == nil:
+		s.offlineStored.Add(1)
 		return nil
 	case errors.Is(err, consensus.ErrOfflineFull):
-		// XEP-0160 3: storage full is service-unavailable to the sender.
+		s.refusedFull.Add(1)
+		// XEP-0160 3 ("the recipient's offline message queue is full")
+		// and RFC 6121 8.5.2.2.1 (b): the sender gets service-unavailable.
 		return stanza.NewError(stanza.ServiceUnavailable, "the recipient's offline storage is full")
 	case errors.Is(err, consensus.ErrNotFound):
 		return stanza.NewError(stanza.ServiceUnavailable, "")
