@@ -90,10 +90,16 @@ func (c *rawClient) open() {
 
 func (c *rawClient) send(s string) {
 	c.t.Helper()
-	c.conn.SetWriteDeadline(time.Now().Add(rawTimeout))
-	if _, err := io.WriteString(c.conn, s); err != nil {
+	if err := c.write(s); err != nil {
 		c.t.Fatalf("write: %v", err)
 	}
+}
+
+// write sends s; it fails no test, so another goroutine may use it.
+func (c *rawClient) write(s string) error {
+	c.conn.SetWriteDeadline(time.Now().Add(rawTimeout))
+	_, err := io.WriteString(c.conn, s)
+	return err
 }
 
 func (c *rawClient) event() (xmlstream.Event, error) {
@@ -133,8 +139,10 @@ func (c *rawClient) expect(local string) *stanza.Element {
 func (c *rawClient) ping() ([]*stanza.Element, error) {
 	c.ids++
 	id := fmt.Sprintf("ping%d", c.ids)
-	c.send(`<iq type='get' to='localhost' id='` + id + `'><ping xmlns='urn:xmpp:ping'/></iq>`)
 	var got []*stanza.Element
+	if err := c.write(`<iq type='get' to='localhost' id='` + id + `'><ping xmlns='urn:xmpp:ping'/></iq>`); err != nil {
+		return got, err
+	}
 	for {
 		el, err := c.next()
 		if err != nil {
