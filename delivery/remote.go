@@ -448,13 +448,11 @@ func (r *wireReader) string() string {
 	return s
 }
 
-// parsePeer reads a stanza a peer serialized. Peers are authenticated and
-// applied their own stream limits, so its size is not bounded again; depth
-// and attributes are read under the limits the server reads back its own
-// serialized stanzas with (StoredLimits), so that a stanza one node
-// accepted is never dropped by the node it is forwarded to.
+// parsePeer reads a stanza a peer serialized (ReadStored): peers are
+// authenticated and applied their own stream limits, and depth and
+// attributes are bounded as for the server's own stored stanzas, so that
+// a stanza one node accepted is never dropped by the node it is forwarded
+// to.
 func (c *Cluster) parsePeer(x string) (*stanza.Element, error) {
-	lim := StoredLimits(c.Limits)
-	lim.MaxStanza = max(lim.MaxStanza, len(x)+1)
-	return ParseStanza([]byte(x), lim)
+	return ReadStored([]byte(x), StoredLimits(c.Limits))
 }

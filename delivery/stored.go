@@ -90,6 +90,15 @@ func ParseStanza(b []byte, lim xmlstream.Limits) (*stanza.Element, error) {
 	return ev.Element, nil
 }
 
+// ReadStored reads back a stanza the server kept or a peer forwarded. It
+// was checked when kept (FitsStored), or by the peer's own stream limits,
+// so its size is not bounded again: lowering max_stanza later never makes
+// a kept stanza undeliverable. Depth and attributes stay bounded by lim.
+func ReadStored(b []byte, lim xmlstream.Limits) (*stanza.Element, error) {
+	lim.MaxStanza = max(lim.MaxStanza, len(b)+1)
+	return ParseStanza(b, lim)
+}
+
 // FitsStored reports whether st, serialized, can be read back under lim;
 // it returns the serialized form. A stanza that does not fit must be
 // refused to its sender (RFC 6120 8.3.3.11 not-acceptable), not kept.

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -191,5 +193,40 @@ func TestOfflineLimitVisible(t *testing.T) {
 			t.Fatalf("after delivery bob's storage holds %+v (%v)", o, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A message kept under a raised max_stanza is still delivered after the
+// limit is lowered again: the server does not bound the size of what it
+// already kept.
+func TestOfflineKeptAcrossLoweredLimit(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.Limits.MaxStanza = 1 << 20
+	d, err := start(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := d.server()
+	s.addUser(t, "alice@localhost", "password-alice")
+	s.addUser(t, "bob@localhost", "password-bob")
+	alice := rawLogin(t, s, "alice", "password-alice", "a")
+	alice.send("<presence/>")
+	msg := padMessage("bob@localhost", "300k", "", 300_000)
+	if conds := sendStored(t, alice, []string{msg}); conds[0] != "" {
+		t.Fatalf("the sender got %q", conds[0])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := d.close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg.Limits.MaxStanza = 0
+	cfg.Defaults()
+	s = startConfigured(t, cfg).server()
+	bob := rawLogin(t, s, "bob", "password-bob", "b")
+	bob.send("<presence/>")
+	if got := bob.messages(1); got[0].Get("id") != "300k" || bodyOf(got[0]) != bodyOf(readBack(t, msg)) {
+		t.Fatalf("bob got %q with a body of %d bytes", got[0].Get("id"), len(bodyOf(got[0])))
 	}
 }

@@ -58,7 +58,7 @@ func (s *rosterStore) Requests(user string) ([]rosterservice.Request, error) {
 	}
 	out := make([]rosterservice.Request, 0, len(reqs))
 	for _, r := range reqs {
-		el, err := delivery.ParseStanza(r.Stanza, s.stored)
+		el, err := delivery.ReadStored(r.Stanza, s.stored)
 		if err != nil {
 			s.log.Warn("skipping an unreadable pending request", "user", user, "from", r.From, "err", err)
 			continue

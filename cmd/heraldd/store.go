@@ -122,7 +122,7 @@ func (s *store) Pending(bare jid.JID) ([]c2s.Stored, error) {
 	}
 	out := make([]c2s.Stored, 0, len(msgs))
 	for _, m := range msgs {
-		el, err := delivery.ParseStanza(m.Stanza, s.stored)
+		el, err := delivery.ReadStored(m.Stanza, s.stored)
 		if err != nil {
 			s.log.Warn("dropping an unreadable offline message", "to", bare.String(), "seq", m.Seq, "err", err)
 			continue
