@@ -230,3 +230,23 @@ func TestOfflineKeptAcrossLoweredLimit(t *testing.T) {
 		t.Fatalf("bob got %q with a body of %d bytes", got[0].Get("id"), len(bodyOf(got[0])))
 	}
 }
+
+// A subscription request the server could not read back once kept is
+// refused to its sender at once, like an offline message.
+func TestPendingRequestTooLargeRefused(t *testing.T) {
+	_, alice := aliceAndBob(t, testConfig(t.TempDir()))
+	alice.send("<presence to='bob@localhost' type='subscribe' id='big'><status>" + strings.Repeat(">", 200_000) + "</status></presence>")
+	got, err := alice.ping()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cond := ""
+	for _, el := range got {
+		if el.Name.Local == "presence" && el.Get("id") == "big" {
+			cond += errorOf(el)
+		}
+	}
+	if cond != "not-acceptable" {
+		t.Fatalf("the sender got %q, want not-acceptable", cond)
+	}
+}

@@ -74,7 +74,13 @@ func (s *rosterStore) Apply(ctx context.Context, op roster.Op, req *rosterservic
 		Sub: uint8(op.Sub), MaxItems: s.maxItems, MaxPending: s.maxPending,
 	}
 	if req != nil {
-		cmd.Stanza = delivery.MarshalStanza(req.Stanza)
+		raw, ok := delivery.FitsStored(req.Stanza, s.stored)
+		if !ok {
+			// Kept requests are delivered at every login: one that could
+			// not be read back is refused now (RFC 6120 8.3.3.11).
+			return roster.Effect{}, &roster.SetError{Condition: stanza.NotAcceptable, Text: "the subscription request is too large to be kept"}
+		}
+		cmd.Stanza = raw
 		cmd.At = req.At
 	}
 	res, err := s.node.Propose(ctx, cmd)
