@@ -77,7 +77,7 @@ func (d *daemon) offlineBodies(t *testing.T, user string) []string {
 	}
 	var bodies []string
 	for _, m := range msgs {
-		el, err := delivery.ParseStanza(m.Stanza, d.store.stored)
+		el, err := delivery.ReadStored(m.Stanza, d.store.stored)
 		if err != nil {
 			t.Fatal(err)
 		}
