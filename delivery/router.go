@@ -19,7 +19,9 @@ const NSOffline = "msgoffline"
 
 // Offline keeps messages for an account with no available resource
 // (XEP-0160). Store returns a *stanza.Error to bounce to the sender when
-// the message cannot be kept (storage full, no quorum).
+// the message cannot be kept (storage full, no quorum), possibly wrapped
+// with ErrTooLarge (the message could not be read back once kept): the
+// bounce then leaves out the original payload.
 type Offline interface {
 	Store(to jid.JID, st *stanza.Element) error
 }
