@@ -170,3 +170,30 @@ func FuzzStoredRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// refusingOffline refuses every message with err.
+type refusingOffline struct{ err error }
+
+func (o refusingOffline) Store(jid.JID, *stanza.Element) error { return o.err }
+
+// A message refused as too large is bounced without its payload
+// (RFC 6120 8.3.1); other refusals keep it.
+func TestOfflineRefusalBounce(t *testing.T) {
+	for _, tc := range []struct {
+		err     error
+		cond    stanza.Condition
+		payload bool
+	}{
+		{fmt.Errorf("%w: %w", ErrTooLarge, stanza.NewError(stanza.NotAcceptable, "too large")), stanza.NotAcceptable, false},
+		{stanza.NewError(stanza.ServiceUnavailable, "full"), stanza.ServiceUnavailable, true},
+	} {
+		f := newFixture(t)
+		f.r.Offline = refusingOffline{tc.err}
+		a := f.connect(t, "alice@example.org/a", p(0))
+		f.route(msg("alice@example.org/a", "bob@example.org", "chat", "hello"))
+		got := a.take()
+		if len(got) != 1 || !strings.Contains(got[0], string(tc.cond)) || strings.Contains(got[0], "hello") != tc.payload {
+			t.Errorf("%v: alice got %q", tc.err, got)
+		}
+	}
+}
