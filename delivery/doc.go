@@ -9,6 +9,12 @@
 // session; when a node goes away its entries are dropped and one survivor
 // sends the unavailable presence its resources owed.
 //
+// Stanzas kept or passed on in serialized form (offline messages and
+// pending requests in the state store, stanzas forwarded to another node)
+// are written and read back by one pair, MarshalStanza and ReadStored
+// (stored.go), under StoredLimits: the stream limits plus the room the
+// server's own additions need.
+//
 // Its subpackages hold the shared XMPP primitives: jid (RFC 7622
 // addresses), stanza (the element tree and stanza errors) and xmlstream
 // (the restricted-XML stream reader and writer); and the first services:
@@ -81,6 +87,8 @@
 //   - The 'to' of a delivered stanza is never rewritten (RFC 6121 8.5.2).
 //   - An error stanza is never answered with an error (RFC 6120 8.3.1).
 //   - The Mux is filled before the router serves and only read afterwards.
+//   - Whatever an Offline store keeps can be delivered: what would not
+//     read back under StoredLimits is refused to its sender (FitsStored).
 //
 // Usage:
 //

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 
 	"github.com/heraldxmpp/herald/delivery/jid"
@@ -97,7 +96,10 @@ type Cluster struct {
 	// caller can send the unavailable presence the resource owes (RFC 6121
 	// 4.5.2). It runs on the peer channel's goroutine.
 	Departed func(Resource)
-	Log      *slog.Logger
+	// Limits are the stream limits clients and servers are held to; what
+	// peers forward is read back under StoredLimits(Limits).
+	Limits xmlstream.Limits
+	Log    *slog.Logger
 
 	mu     sync.RWMutex
 	remote map[string][]remoteEntry // bare JID -> resources on other nodes
@@ -190,7 +192,7 @@ func appendEntry(b []byte, res Resource) []byte {
 	b = append(b, flags, byte(res.Priority))
 	var x []byte
 	if res.Presence != nil {
-		x = res.Presence.AppendXML(nil, stanza.NSClient)
+		x = MarshalStanza(res.Presence)
 	}
 	return appendString(b, string(x))
 }
@@ -316,7 +318,7 @@ func (c *Cluster) handle(from string, msg []byte) error {
 			res := Resource{JID: j, Sink: &remoteSink{c: c, node: from, full: j},
 				Available: flags&flagAvailable != 0, Interested: flags&flagInterested != 0, Priority: int8(prio)}
 			if x != "" {
-				if res.Presence, err = parseStanza(x); err != nil {
+				if res.Presence, err = c.parsePeer(x); err != nil {
 					return fmt.Errorf("%w: presence of %s: %w", errWire, full, err)
 				}
 			}
@@ -345,7 +347,7 @@ func (c *Cluster) handle(from string, msg []byte) error {
 		if !ok {
 			return nil // the session ended while the stanza travelled
 		}
-		st, err := parseStanza(x)
+		st, err := c.parsePeer(x)
 		if err != nil {
 			return fmt.Errorf("%w: stanza for %s: %w", errWire, full, err)
 		}
@@ -397,7 +399,7 @@ type remoteSink struct {
 
 func (s *remoteSink) Deliver(st *stanza.Element) bool {
 	msg := appendString([]byte{wireVersion, kindDeliver}, s.full.String())
-	msg = appendString(msg, string(st.AppendXML(nil, stanza.NSClient)))
+	msg = appendString(msg, string(MarshalStanza(st)))
 	return s.c.link.SendPeer(s.node, msg) == nil
 }
 
@@ -446,21 +448,11 @@ func (r *wireReader) string() string {
 	return s
 }
 
-const streamPrefix = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"
-
-// parseStanza reads one stanza serialized in the jabber:client namespace.
-// Peers are authenticated and have applied their own limits.
-func parseStanza(x string) (*stanza.Element, error) {
-	d := xmlstream.NewDecoder(strings.NewReader(streamPrefix+x), xmlstream.Limits{MaxStanza: len(x) + 1})
-	if _, err := d.Next(); err != nil {
-		return nil, err
-	}
-	ev, err := d.Next()
-	if err != nil {
-		return nil, err
-	}
-	if ev.Kind != xmlstream.Element {
-		return nil, errors.New("no stanza")
-	}
-	return ev.Element, nil
+// parsePeer reads a stanza a peer serialized (ReadStored): peers are
+// authenticated and applied their own stream limits, and depth and
+// attributes are bounded as for the server's own stored stanzas, so that
+// a stanza one node accepted is never dropped by the node it is forwarded
+// to.
+func (c *Cluster) parsePeer(x string) (*stanza.Element, error) {
+	return ReadStored([]byte(x), StoredLimits(c.Limits))
 }

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"errors"
 	"log/slog"
 
 	"github.com/heraldxmpp/herald/delivery/jid"
@@ -18,7 +19,9 @@ const NSOffline = "msgoffline"
 
 // Offline keeps messages for an account with no available resource
 // (XEP-0160). Store returns a *stanza.Error to bounce to the sender when
-// the message cannot be kept (storage full, no quorum).
+// the message cannot be kept (storage full, no quorum), possibly wrapped
+// with ErrTooLarge (the message could not be read back once kept): the
+// bounce then leaves out the original payload.
 type Offline interface {
 	Store(to jid.JID, st *stanza.Element) error
 }
@@ -277,10 +280,15 @@ func (r *Router) storeOffline(st *stanza.Element, from, bare jid.JID) {
 		return
 	}
 	if err := r.Offline.Store(bare, st); err != nil {
-		serr, ok := err.(*stanza.Error)
-		if !ok {
+		var serr *stanza.Error
+		if !errors.As(err, &serr) {
 			r.logger().Warn("offline store failed", "to", bare.String(), "err", err)
 			serr = stanza.NewError(stanza.ServiceUnavailable, "the message could not be stored")
+		}
+		if errors.Is(err, ErrTooLarge) {
+			// RFC 6120 8.3.1: the original data MUST NOT be included in
+			// the error when it exceeds a size limit.
+			st = &stanza.Element{Name: st.Name, Attr: st.Attr}
 		}
 		r.bounce(st, from, serr)
 	}

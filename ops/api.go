@@ -65,6 +65,8 @@ type Backend interface {
 	Stepdown(ctx context.Context) error
 	// Snapshot writes a consistent copy of the replicated state.
 	Snapshot(ctx context.Context, w io.Writer) error
+
+	OfflineBackend
 }
 
 // Cluster is a node's view of its Raft group.

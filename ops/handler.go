@@ -28,6 +28,7 @@ const maxBody = 64 << 10
 //	GET    /v1/users/{jid}/pending
 //	POST   /v1/users/{jid}/pending/{contact}/approve
 //	POST   /v1/users/{jid}/pending/{contact}/deny
+//	GET    /v1/users/{jid}/offline, GET /v1/offline (offline.go)
 func Handler(b Backend, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.Default()
@@ -53,6 +54,7 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("DELETE /v1/cluster/members/{id}", h.removeNode)
 	mux.HandleFunc("POST /v1/cluster/stepdown", h.stepdown)
 	mux.HandleFunc("GET /v1/snapshot", h.snapshot)
+	h.routeOffline(mux)
 	mux.Handle("GET /metrics", Metrics(b))
 	return mux
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/heraldxmpp/herald/delivery"
 	"github.com/heraldxmpp/herald/delivery/jid"
 	"github.com/heraldxmpp/herald/delivery/stanza"
+	"github.com/heraldxmpp/herald/delivery/xmlstream"
 	"github.com/heraldxmpp/herald/ops"
 	"github.com/heraldxmpp/herald/roster"
 )
@@ -147,7 +148,7 @@ func TestAdminRosterPending(t *testing.T) {
 	if at := list[0].At; at.Before(before.Add(-time.Second)) || at.After(time.Now().Add(time.Second)) {
 		t.Errorf("the request is dated %v, want about %v", at, before)
 	}
-	el, err := parseStored([]byte(list[0].Stanza))
+	el, err := delivery.ParseStanza([]byte(list[0].Stanza), xmlstream.Limits{})
 	if err != nil {
 		t.Fatalf("the stored stanza %q does not parse: %v", list[0].Stanza, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/heraldxmpp/herald/c2s"
+	"github.com/heraldxmpp/herald/delivery"
 	"github.com/heraldxmpp/herald/delivery/jid"
 	"github.com/heraldxmpp/herald/delivery/stanza"
 	"github.com/heraldxmpp/herald/delivery/xmlstream"
@@ -76,7 +77,7 @@ func (d *daemon) offlineBodies(t *testing.T, user string) []string {
 	}
 	var bodies []string
 	for _, m := range msgs {
-		el, err := parseStored(m.Stanza)
+		el, err := delivery.ReadStored(m.Stanza, d.store.stored)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -126,9 +126,12 @@ func clientAt(n *clusterNode, spec clientSpec) fedClient {
 
 // A three-process cluster: one node bootstraps, two join; an account
 // created through any node exists on all; the leader is killed with
-// SIGKILL during a burst of account creations, and every creation that
-// was acknowledged is present exactly once on every node afterwards, also
-// on the old leader once it is back.
+// SIGKILL during a burst of account creations and of offline messages
+// (a client of a follower writing to an account with no session), and
+// every creation that was acknowledged is present exactly once on every
+// node afterwards, also on the old leader once it is back; every message
+// its sender got no error for is delivered exactly once when the
+// recipient logs in to the old leader after its restart.
 func TestClusterThreeProcesses(t *testing.T) {
 	c := startCluster(t, 17420)
 	nodes := c.nodes
@@ -138,9 +141,14 @@ func TestClusterThreeProcesses(t *testing.T) {
 	if err := nodes[2].client().CreateUser(ctx, "alice@localhost", "password-alice"); err != nil {
 		t.Fatal(err)
 	}
+	nodes[2].addUser(t, "bob@localhost", "password-bob")
+	nodes[2].addUser(t, "carol@localhost", "password-carol")
 	for _, n := range nodes {
-		waitUsers(t, n, []string{"alice@localhost"})
+		waitUsers(t, n, []string{"alice@localhost", "bob@localhost", "carol@localhost"})
 	}
+	carol := rawLogin(t, nodes[1].server, "carol", "password-carol", "c")
+	carol.send("<presence/>")
+	offline := startOfflineBurst(carol, "bob@localhost", 200)
 
 	// A burst of creations through the two followers, while the leader
 	// (n1) dies.
@@ -165,13 +173,18 @@ func TestClusterThreeProcesses(t *testing.T) {
 			}
 		}(w)
 	}
-	time.Sleep(50 * time.Millisecond) // let the burst begin: the kill must land inside it
+	// Let the bursts begin: the kill must land inside them.
+	offline.waitAcked(t, 10)
 	mu.Lock()
 	before := len(acked)
 	mu.Unlock()
+	offlineBefore := offline.ackedCount()
 	nodes[0].kill()
 	wg.Wait()
 	t.Logf("%d creations acknowledged before the leader was killed, %d in all, of 200", before, len(acked))
+	if offlineBefore == 200 {
+		t.Fatal("the offline burst was over before the leader died; the test proves nothing")
+	}
 	if before == 200 {
 		t.Fatal("the burst was over before the leader died; the test proves nothing")
 	}
@@ -184,6 +197,8 @@ func TestClusterThreeProcesses(t *testing.T) {
 	// The old leader comes back as a follower and converges.
 	nodes[0] = c.restart(t, 0)
 	checkAcked(t, nodes[0], acked)
+	t.Logf("%d offline messages acknowledged before the leader was killed", offlineBefore)
+	checkOfflineDelivered(t, nodes, 0, "bob", "password-bob", offline)
 	st, err := nodes[1].client().Cluster(ctx)
 	if err != nil || len(st.Members) != 3 || st.LeaderID == "" {
 		t.Fatalf("cluster after the restart: %+v, %v", st, err)

@@ -171,7 +171,8 @@ func (d *daemon) createStore(domains map[string]bool) error {
 		return fmt.Errorf("opening the state store: %w", err)
 	}
 	d.node = node
-	d.store = &store{node: node, domains: domains, minPassword: d.cfg.Limits.MinPasswordLength, log: d.log}
+	d.store = &store{node: node, domains: domains, minPassword: d.cfg.Limits.MinPasswordLength,
+		stored: storedLimits(d.cfg), log: d.log}
 	return nil
 }
 
@@ -219,7 +220,7 @@ func (d *daemon) createC2S() error {
 		Domains:        d.cfg.Domains,
 		TLS:            d.tls,
 		AllowPlaintext: d.cfg.C2S.AllowPlaintext,
-		Limits:         xmlstream.Limits{MaxStanza: d.cfg.Limits.MaxStanza, MaxDepth: d.cfg.Limits.MaxDepth},
+		Limits:         streamLimits(d.cfg),
 		PreAuthTimeout: d.cfg.C2S.PreAuthTimeout.Duration,
 		WriteTimeout:   d.cfg.C2S.WriteTimeout.Duration,
 		MaxQueue:       d.cfg.Limits.MaxQueue,
@@ -333,7 +334,7 @@ func (d *daemon) createS2S() error {
 		DialbackSecret: secret,
 		RequireCert:    d.cfg.S2S.RequireCert,
 		Router:         d.router,
-		Limits:         xmlstream.Limits{MaxStanza: d.cfg.Limits.MaxStanza, MaxDepth: d.cfg.Limits.MaxDepth},
+		Limits:         streamLimits(d.cfg),
 		Log:            d.log.With("component", "s2s"),
 	})
 	if err != nil {

@@ -57,10 +57,15 @@ func testConfig(dir string) config.Config {
 	return cfg
 }
 
-// startInProcess runs a daemon in this process for the test.
+// startInProcess runs a zero-config daemon in this process for the test.
 func startInProcess(t *testing.T) *daemon {
 	t.Helper()
-	cfg := testConfig(t.TempDir())
+	return startConfigured(t, testConfig(t.TempDir()))
+}
+
+// startConfigured runs a daemon with cfg in this process for the test.
+func startConfigured(t *testing.T, cfg config.Config) *daemon {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

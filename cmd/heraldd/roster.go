@@ -9,6 +9,7 @@ import (
 	"github.com/heraldxmpp/herald/delivery"
 	"github.com/heraldxmpp/herald/delivery/jid"
 	"github.com/heraldxmpp/herald/delivery/stanza"
+	"github.com/heraldxmpp/herald/delivery/xmlstream"
 	"github.com/heraldxmpp/herald/roster"
 	rosterservice "github.com/heraldxmpp/herald/roster/service"
 )
@@ -19,7 +20,8 @@ import (
 func (d *daemon) createRoster() {
 	d.roster = &rosterservice.Service{
 		Store: &rosterStore{node: d.node, log: d.log,
-			maxItems: uint32(d.cfg.Limits.RosterItems), maxPending: uint32(d.cfg.Limits.PendingRequests)},
+			maxItems: uint32(d.cfg.Limits.RosterItems), maxPending: uint32(d.cfg.Limits.PendingRequests),
+			stored: d.store.stored},
 		Send:          &rosterSender{router: d.router, store: d.store},
 		Limits:        roster.Limits{MaxItems: d.cfg.Limits.RosterItems},
 		Now:           func() int64 { return time.Now().UnixNano() },
@@ -36,6 +38,9 @@ type rosterStore struct {
 	log        interface{ Warn(string, ...any) }
 	maxItems   uint32
 	maxPending uint32
+	// stored bounds the pending requests read back, as for offline
+	// messages (delivery.StoredLimits).
+	stored xmlstream.Limits
 }
 
 func (s *rosterStore) List(user string) ([]roster.Item, uint64, error) {
@@ -53,7 +58,7 @@ func (s *rosterStore) Requests(user string) ([]rosterservice.Request, error) {
 	}
 	out := make([]rosterservice.Request, 0, len(reqs))
 	for _, r := range reqs {
-		el, err := parseStored(r.Stanza)
+		el, err := delivery.ReadStored(r.Stanza, s.stored)
 		if err != nil {
 			s.log.Warn("skipping an unreadable pending request", "user", user, "from", r.From, "err", err)
 			continue
@@ -69,7 +74,13 @@ func (s *rosterStore) Apply(ctx context.Context, op roster.Op, req *rosterservic
 		Sub: uint8(op.Sub), MaxItems: s.maxItems, MaxPending: s.maxPending,
 	}
 	if req != nil {
-		cmd.Stanza = req.Stanza.AppendXML(nil, "")
+		raw, ok := delivery.FitsStored(req.Stanza, s.stored)
+		if !ok {
+			// Kept requests are delivered at every login: one that could
+			// not be read back is refused now (RFC 6120 8.3.3.11).
+			return roster.Effect{}, &roster.SetError{Condition: stanza.NotAcceptable, Text: "the subscription request is too large to be kept"}
+		}
+		cmd.Stanza = raw
 		cmd.At = req.At
 	}
 	res, err := s.node.Propose(ctx, cmd)

@@ -41,6 +41,7 @@ func (d *daemon) createSessions(reg *delivery.Registry) {
 	})
 	cl := delivery.NewCluster(reg, d.node)
 	cl.Log = d.log.With("component", "sessions")
+	cl.Limits = streamLimits(d.cfg)
 	cl.Departed = d.departed.add
 	d.sessions = cl
 }

@@ -1,19 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldxmpp/herald/c2s"
 	"github.com/heraldxmpp/herald/c2s/sasl"
+	"github.com/heraldxmpp/herald/cmd/internal/config"
 	"github.com/heraldxmpp/herald/consensus"
+	"github.com/heraldxmpp/herald/delivery"
 	"github.com/heraldxmpp/herald/delivery/jid"
 	"github.com/heraldxmpp/herald/delivery/stanza"
 	"github.com/heraldxmpp/herald/delivery/xmlstream"
@@ -29,7 +30,31 @@ type store struct {
 	node        *consensus.Node
 	domains     map[string]bool
 	minPassword int
-	log         *slog.Logger
+	// stored bounds the offline messages read back: the stream limits
+	// with the headroom the server's own additions need
+	// (delivery.StoredLimits). Store refuses what would not fit.
+	stored xmlstream.Limits
+	log    *slog.Logger
+
+	// Offline storage counters since start, for the metrics.
+	offlineStored, refusedFull, refusedTooLarge atomic.Uint64
+}
+
+// streamLimits are the limits client and server streams are held to.
+func streamLimits(cfg config.Config) xmlstream.Limits {
+	return xmlstream.Limits{MaxStanza: cfg.Limits.MaxStanza, MaxDepth: cfg.Limits.MaxDepth}
+}
+
+// storedLimits bound the offline messages the server keeps: what the
+// streams accept plus the server's own additions, and never more than
+// fits a client's send queue (limits.max_queue), since a stanza larger
+// than the queue would cut off its recipient at every login.
+func storedLimits(cfg config.Config) xmlstream.Limits {
+	lim := delivery.StoredLimits(streamLimits(cfg))
+	if q := cfg.Limits.MaxQueue; q > 0 {
+		lim.MaxStanza = min(lim.MaxStanza, q)
+	}
+	return lim
 }
 
 // Exists implements delivery.Accounts.
@@ -54,19 +79,32 @@ func (s *store) Credentials(domain, username string) (sasl.Credentials, error) {
 
 // Store implements delivery.Offline (XEP-0160).
 func (s *store) Store(to jid.JID, st *stanza.Element) error {
+	raw, ok := delivery.FitsStored(st, s.stored)
+	if !ok {
+		s.refusedTooLarge.Add(1)
+		// Whatever is stored must be deliverable: a message that could
+		// not be read back is refused now, while the sender can be told
+		// (RFC 6120 8.3.3.11: a request the server cannot process because
+		// of its size), rather than dropped at the recipient's login.
+		return fmt.Errorf("%w: %w", delivery.ErrTooLarge,
+			stanza.NewError(stanza.NotAcceptable, "the message is too large to be stored for later delivery"))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), proposeTimeout)
 	defer cancel()
 	_, err := s.node.Propose(ctx, consensus.StoreOffline{
 		User:   to.Bare().String(),
 		From:   st.Get("from"),
-		Stanza: st.AppendXML(nil, ""),
+		Stanza: raw,
 		At:     time.Now().UnixNano(),
 	})
 	switch {
 	case err == nil:
+		s.offlineStored.Add(1)
 		return nil
 	case errors.Is(err, consensus.ErrOfflineFull):
-		// XEP-0160 3: storage full is service-unavailable to the sender.
+		s.refusedFull.Add(1)
+		// XEP-0160 3 ("the recipient's offline message queue is full")
+		// and RFC 6121 8.5.2.2.1 (b): the sender gets service-unavailable.
 		return stanza.NewError(stanza.ServiceUnavailable, "the recipient's offline storage is full")
 	case errors.Is(err, consensus.ErrNotFound):
 		return stanza.NewError(stanza.ServiceUnavailable, "")
@@ -84,7 +122,7 @@ func (s *store) Pending(bare jid.JID) ([]c2s.Stored, error) {
 	}
 	out := make([]c2s.Stored, 0, len(msgs))
 	for _, m := range msgs {
-		el, err := parseStored(m.Stanza)
+		el, err := delivery.ReadStored(m.Stanza, s.stored)
 		if err != nil {
 			s.log.Warn("dropping an unreadable offline message", "to", bare.String(), "seq", m.Seq, "err", err)
 			continue
@@ -100,24 +138,6 @@ func (s *store) Ack(bare jid.JID, upTo uint64) error {
 	defer cancel()
 	_, err := s.node.Propose(ctx, consensus.DeleteOffline{User: bare.String(), UpTo: upTo})
 	return err
-}
-
-const storedPrefix = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"
-
-// parseStored reads back a stanza kept by Store.
-func parseStored(b []byte) (*stanza.Element, error) {
-	d := xmlstream.NewDecoder(io.MultiReader(strings.NewReader(storedPrefix), bytes.NewReader(b)), xmlstream.Limits{})
-	if _, err := d.Next(); err != nil {
-		return nil, err
-	}
-	ev, err := d.Next()
-	if err != nil {
-		return nil, err
-	}
-	if ev.Kind != xmlstream.Element {
-		return nil, errors.New("no stanza in stored message")
-	}
-	return ev.Element, nil
 }
 
 // account parses an operator-supplied JID for an account on this server.
