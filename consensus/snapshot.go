@@ -304,5 +304,11 @@ func RestoreDir(dir string, r io.Reader) error {
 			return errors.Join(err, db.Close())
 		}
 	}
-	return errors.Join(restoreInto(db, r, 0), db.Close())
+	err = restoreInto(db, r, 0)
+	if err == nil {
+		// The restored state starts a new cluster: its nodes present
+		// their identities afresh (identity.go).
+		err = forgetIdentities(db)
+	}
+	return errors.Join(err, db.Close())
 }
