@@ -226,7 +226,7 @@ func (d *daemon) createC2S() error {
 		MaxQueue:       d.cfg.Limits.MaxQueue,
 		MaxResources:   d.cfg.Limits.MaxResources,
 		Conflict:       conflict,
-		Credentials:    d.store.Credentials,
+		Credentials:    d.credentials,
 		Router:         d.router,
 		Offline:        d.store,
 		Presence:       d.roster,
