@@ -267,3 +267,57 @@ func TestWireForceFlag(t *testing.T) {
 		}
 	}
 }
+
+// A restored directory forms a new cluster only when bootstrapped, and
+// nodes that join it later get the restored state (Raft sends them the
+// snapshot the bootstrap seeded its log with).
+func TestRestoredClusterSeedsJoiners(t *testing.T) {
+	src, err := Open(Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	propose(t, src, CreateAccount{Name: "kept@localhost", Created: ts})
+	var snap strings.Builder
+	if err := src.Snapshot(&snap); err != nil {
+		t.Fatal(err)
+	}
+	src.Close()
+
+	dir := t.TempDir()
+	if err := RestoreDir(dir, strings.NewReader(snap.String())); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Dir: dir, NodeID: "n1", ClusterAddr: "127.0.0.1:0", Secret: testSecret,
+		Logger: clusterLog(t, "n1"), LeaderTimeout: patience, tune: clusterTimings}
+	if n, err := Open(cfg); !errors.Is(err, ErrRestored) {
+		if n != nil {
+			n.Close()
+		}
+		t.Fatalf("Open of a restored directory without Bootstrap = %v, want ErrRestored", err)
+	}
+	cfg.Bootstrap = true
+	n1, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n1.Close()
+	n2, err := Open(Config{Dir: t.TempDir(), NodeID: "n2", ClusterAddr: "127.0.0.1:0", Secret: testSecret,
+		Join: []string{n1.net.addr}, Logger: clusterLog(t, "n2"), LeaderTimeout: patience, tune: clusterTimings})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n2.Close()
+	if err := n2.WaitCaughtUp(ctxPatience(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n2.Account("kept@localhost"); err != nil {
+		t.Fatalf("a node joined to the restored cluster lacks the restored state: %v", err)
+	}
+	res := propose(t, n2, CreateAccount{Name: "new@localhost", Created: ts})
+	if err := n1.WaitApplied(ctxPatience(t), res.Index); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n1.Account("kept@localhost"); err != nil {
+		t.Fatalf("the restored node lost its state: %v", err)
+	}
+}

@@ -216,6 +216,15 @@ func (n *Node) open() error {
 	if err != nil {
 		return fmt.Errorf("consensus: %w", err)
 	}
+	if err := n.checkRestored(existing); err != nil {
+		return err
+	}
+	seed := false
+	if !existing && (cfg.Bootstrap || n.ownTrans != nil) {
+		if seed, err = n.holdsData(); err != nil {
+			return err
+		}
+	}
 	if !existing && len(cfg.Join) > 0 {
 		if err := n.presentIdentity(time.Now().Add(cfg.LeaderTimeout)); err != nil {
 			return err
@@ -249,6 +258,11 @@ func (n *Node) open() error {
 	}
 	if err := n.waitLeader(cfg.LeaderTimeout); err != nil {
 		return err
+	}
+	if seed {
+		if err := n.seedLog(); err != nil {
+			return err
+		}
 	}
 	n.startCatchUp(start)
 	n.log.Info("consensus: open", "node", cfg.NodeID, "dir", cfg.Dir, "applied", n.fsm.applied.Load())
