@@ -102,3 +102,15 @@ func (d *daemon) credentials(domain, username string) (sasl.Credentials, error) 
 	}
 	return d.store.Credentials(domain, username)
 }
+
+// clusterStartErr adds to an error of opening the state store what the
+// operator should do about it.
+func clusterStartErr(err error) error {
+	switch {
+	case errors.Is(err, consensus.ErrRestored):
+		return fmt.Errorf("%w (start it once with -bootstrap, or cluster.bootstrap = true)", err)
+	case errors.Is(err, consensus.ErrIdentity):
+		return fmt.Errorf("%w (on a member: heraldctl cluster remove ID; then start this node again with -join)", err)
+	}
+	return err
+}
