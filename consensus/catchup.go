@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -53,6 +54,7 @@ func (n *Node) startCatchUp(start time.Time) {
 // claim is idempotent, so retrying one whose outcome was unknown is safe.
 func (n *Node) catchUp() {
 	claim := NodeIdentity{Node: n.cfg.NodeID, Identity: n.identity}
+	level := slog.LevelWarn // the first failure; the retries are quieter
 	for pause := retryMin; ; pause = min(2*pause, time.Second) {
 		if n.fwd == nil && n.raft.State() != raft.Leader {
 			// A follower on a supplied transport cannot reach the leader
@@ -77,7 +79,8 @@ func (n *Node) catchUp() {
 			n.caughtUp(0, err)
 			return
 		}
-		n.log.Warn("consensus: catching up: the leader cannot be reached yet", "err", err)
+		n.log.Log(context.Background(), level, "consensus: catching up: the leader cannot be reached yet; logins wait", "err", err)
+		level = slog.LevelDebug
 		select {
 		case <-time.After(pause):
 		case <-n.done:

@@ -58,8 +58,8 @@ func (n *Node) join(ctx context.Context, id, addr string, force bool) error {
 // forgotten.
 //
 // The removal is refused with ErrUnsafe when the remaining configuration
-// would not have a live majority: a majority of its voters that the leader
-// heard from within liveWindow. ForceRemove skips the check.
+// would not have a live majority: a majority of its voters that answer the
+// leader now (see checkLive). ForceRemove skips the check.
 func (n *Node) Remove(ctx context.Context, id string) error {
 	return n.remove(ctx, id, false)
 }
@@ -127,7 +127,7 @@ func (n *Node) addVoter(ctx context.Context, id, addr string, force bool) error 
 			next = append(next, s)
 		}
 	}
-	if err := n.checkLive(next, raft.ServerID(id), "join "+id, force); err != nil {
+	if err := n.checkLive(ctx, next, raft.ServerID(id), "join "+id, force); err != nil {
 		return err
 	}
 	for _, s := range servers {
@@ -168,7 +168,7 @@ func (n *Node) removeServer(ctx context.Context, id string, force bool) error {
 		}
 		return fmt.Errorf("%w: no member %q", ErrNotFound, id)
 	}
-	if err := n.checkLive(next, "", "remove "+id, force); err != nil {
+	if err := n.checkLive(ctx, next, "", "remove "+id, force); err != nil {
 		return err
 	}
 	if err := n.await(ctx, n.raft.RemoveServer(raft.ServerID(id), 0, n.enqueueTimeout(ctx)), "remove "+id); err != nil {
@@ -191,40 +191,57 @@ func (n *Node) removeServer(ctx context.Context, id string, force bool) error {
 // until members came back.
 var ErrUnsafe = errors.New("consensus: membership change refused")
 
-// liveWindow is how recently the leader must have heard from a member
-// (an answered AppendEntries or heartbeat) for it to count as live: the
-// time Raft itself takes to give up on a leader and elect another.
+// liveWindow bounds how long checkLive waits to hear from the members: the
+// time Raft itself takes to give up on a leader and elect another. A live
+// member answers the leader's heartbeats (every tenth of HeartbeatTimeout)
+// well within it.
 func (n *Node) liveWindow() time.Duration { return n.leaderWait / 2 }
 
 // checkLive refuses, unless forced, a configuration next without a live
-// majority of voters. This node (the leader) and joining, the node asking
-// to join, count as live. Without a cluster port there is no contact
-// record, and nothing is checked.
-func (n *Node) checkLive(next []raft.Server, joining raft.ServerID, what string, force bool) error {
+// majority of voters. A voter is live when it answers an AppendEntries or a
+// heartbeat of this leader sent after the check began: a member that died
+// a moment ago, whose last answer is still recent, is not taken for live.
+// This node and joining, the node asking to join, count as live. The
+// check returns as soon as a majority has answered, and refuses after
+// liveWindow. Without a cluster port there is no contact record, and
+// nothing is checked.
+func (n *Node) checkLive(ctx context.Context, next []raft.Server, joining raft.ServerID, what string, force bool) error {
 	if force || n.peers == nil {
 		return nil
 	}
-	now, window := time.Now(), n.liveWindow()
-	voters, live := 0, 0
-	var down []string
-	for _, s := range next {
-		if s.Suffrage != raft.Voter {
-			continue
+	start := time.Now()
+	deadline := start.Add(n.liveWindow())
+	for {
+		voters, live := 0, 0
+		var down []string
+		for _, s := range next {
+			if s.Suffrage != raft.Voter {
+				continue
+			}
+			voters++
+			seen, ok := n.peers.peer(s.ID)
+			if s.ID == raft.ServerID(n.cfg.NodeID) || s.ID == joining || ok && seen.at.After(start) {
+				live++
+			} else {
+				down = append(down, string(s.ID))
+			}
 		}
-		voters++
-		seen, ok := n.peers.peer(s.ID)
-		if s.ID == raft.ServerID(n.cfg.NodeID) || s.ID == joining || ok && now.Sub(seen.at) < window {
-			live++
-		} else {
-			down = append(down, string(s.ID))
+		if live > voters/2 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: %s would leave %d live voters of %d, no majority (no answer within %s from %s); "+
+				"the cluster could commit nothing until they return. Bring them back first, or force the change",
+				ErrUnsafe, what, live, voters, n.liveWindow(), strings.Join(down, ", "))
+		}
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %s: checking which members are live: %w", ErrTimeout, what, ctx.Err())
+		case <-n.done:
+			return ErrClosed
 		}
 	}
-	if live > voters/2 {
-		return nil
-	}
-	return fmt.Errorf("%w: %s would leave %d live voters of %d, no majority (not heard from within %s: %s); "+
-		"the cluster could commit nothing until they return. Bring them back first, or force the change",
-		ErrUnsafe, what, live, voters, window, strings.Join(down, ", "))
 }
 
 // joinCluster asks the members at Config.Join, in turn and until one agrees

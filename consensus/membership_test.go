@@ -95,15 +95,8 @@ func TestRemoveRefusedWithoutLiveMajority(t *testing.T) {
 	keep, down := fs[0], fs[1]
 	di := slices.Index(c.nodes, down)
 	downID := down.cfg.NodeID
+	// Asked right after the node died, while its last answer is recent.
 	c.stop(di)
-	waitFor(t, "the leader to stop hearing from "+downID, func() bool {
-		for _, m := range leader.Status().Members {
-			if m.ID == downID {
-				return m.Known && m.LastContact > leader.liveWindow()
-			}
-		}
-		return false
-	})
 	ctx := ctxPatience(t)
 	for _, asker := range []*Node{leader, keep} {
 		err := asker.Remove(ctx, keep.cfg.NodeID)

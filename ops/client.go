@@ -203,6 +203,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 			sentinel = ErrNotFound
 		case http.StatusConflict:
 			sentinel = ErrExists
+			if e.Code == "refused" {
+				sentinel = ErrRefused
+			}
 		case http.StatusBadRequest:
 			sentinel = ErrBadRequest
 		case http.StatusServiceUnavailable:

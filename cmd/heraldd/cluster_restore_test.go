@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/heraldxmpp/herald/ops"
 )
 
 // runHeraldd runs heraldd to its exit and returns its output and exit code.
@@ -132,4 +135,40 @@ func TestRestoreCluster(t *testing.T) {
 	// The cluster takes writes.
 	c.nodes[1].addUser(t, "dave@localhost", "password-dave")
 	waitUsers(t, c.nodes[2], []string{"dave@localhost"})
+}
+
+// Membership that cannot break the cluster, with real processes: a node
+// restarted on a wiped data directory under its old ID is refused and
+// exits saying what to do; removing a live member while another is down
+// is refused, naming the silent one; after the operator removes the wiped
+// node, it joins again and gets the state.
+func TestClusterMembershipSafety(t *testing.T) {
+	c := startCluster(t, 17490)
+	c.nodes[0].addUser(t, "alice@localhost", "password-alice")
+	waitUsers(t, c.nodes[2], []string{"alice@localhost"})
+	c.nodes[2].kill()
+	if err := os.RemoveAll(c.nodes[2].dir); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runHeraldd(t, "-data", c.nodes[2].dir, "-c2s", "127.0.0.1:0", "-c2s-tls", "", "-s2s", "", "-s2s-tls", "",
+		"-node-id", "n3", "-cluster", c.addrs[2], "-cluster-secret-file", c.secret, "-join", c.addrs[0])
+	if code == 0 || !strings.Contains(out, "identity") || !strings.Contains(out, "heraldctl cluster remove") {
+		t.Fatalf("wiped n3 started with -join: exit %d\n%s", code, out)
+	}
+	waitLog(t, c.nodes[0], "presents identity", 1) // the leader logs the refusal too
+
+	ctx, cancel := context.WithTimeout(context.Background(), patienceD)
+	defer cancel()
+	if err := c.nodes[1].client().RemoveNode(ctx, "n2", false); !errors.Is(err, ops.ErrRefused) || !strings.Contains(err.Error(), "n3") {
+		t.Fatalf("remove n2 while n3 is down: %v, want a refusal naming n3", err)
+	}
+	if err := c.nodes[1].client().RemoveNode(ctx, "n3", false); err != nil {
+		t.Fatalf("remove the wiped n3: %v", err)
+	}
+	c.nodes[2] = c.start(t, 2, "-join", c.addrs[0])
+	for _, n := range c.nodes {
+		waitMembers(t, n, 3)
+	}
+	waitUsers(t, c.nodes[2], []string{"alice@localhost"})
+	waitCluster(t, c.nodes[2], func(st ops.Cluster) bool { return st.CaughtUp && st.AppliedIndex == st.CommitIndex })
 }
