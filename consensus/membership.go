@@ -20,7 +20,8 @@ import (
 // first.
 //
 // The join is refused with ErrUnsafe when the new configuration would not
-// have a live majority (see ForceJoin).
+// have a live majority (see checkLive; the joining node counts as live when
+// the leader can reach it at addr); ForceJoin skips the check.
 func (n *Node) Join(ctx context.Context, id, addr string) error {
 	return n.join(ctx, id, addr, false)
 }
@@ -127,7 +128,7 @@ func (n *Node) addVoter(ctx context.Context, id, addr string, force bool) error 
 			next = append(next, s)
 		}
 	}
-	if err := n.checkLive(ctx, next, raft.ServerID(id), "join "+id, force); err != nil {
+	if err := n.checkLive(ctx, next, n.answers(ctx, addr, force), raft.ServerID(id), "join "+id, force); err != nil {
 		return err
 	}
 	for _, s := range servers {
@@ -168,7 +169,7 @@ func (n *Node) removeServer(ctx context.Context, id string, force bool) error {
 		}
 		return fmt.Errorf("%w: no member %q", ErrNotFound, id)
 	}
-	if err := n.checkLive(ctx, next, "", "remove "+id, force); err != nil {
+	if err := n.checkLive(ctx, next, false, "", "remove "+id, force); err != nil {
 		return err
 	}
 	if err := n.await(ctx, n.raft.RemoveServer(raft.ServerID(id), 0, n.enqueueTimeout(ctx)), "remove "+id); err != nil {
@@ -201,11 +202,11 @@ func (n *Node) liveWindow() time.Duration { return n.leaderWait / 2 }
 // majority of voters. A voter is live when it answers an AppendEntries or a
 // heartbeat of this leader sent after the check began: a member that died
 // a moment ago, whose last answer is still recent, is not taken for live.
-// This node and joining, the node asking to join, count as live. The
-// check returns as soon as a majority has answered, and refuses after
-// liveWindow. Without a cluster port there is no contact record, and
-// nothing is checked.
-func (n *Node) checkLive(ctx context.Context, next []raft.Server, joining raft.ServerID, what string, force bool) error {
+// This node counts as live, and so does joining, the node asking to join,
+// when joinerLive (it answered at its cluster port). The check returns as
+// soon as a majority has answered, and refuses after liveWindow. Without a
+// cluster port there is no contact record, and nothing is checked.
+func (n *Node) checkLive(ctx context.Context, next []raft.Server, joinerLive bool, joining raft.ServerID, what string, force bool) error {
 	if force || n.peers == nil {
 		return nil
 	}
@@ -220,7 +221,7 @@ func (n *Node) checkLive(ctx context.Context, next []raft.Server, joining raft.S
 			}
 			voters++
 			seen, ok := n.peers.peer(s.ID)
-			if s.ID == raft.ServerID(n.cfg.NodeID) || s.ID == joining || ok && seen.at.After(start) {
+			if s.ID == raft.ServerID(n.cfg.NodeID) || s.ID == joining && joinerLive || ok && seen.at.After(start) {
 				live++
 			} else {
 				down = append(down, string(s.ID))
@@ -292,6 +293,23 @@ func (n *Node) viaMembers(deadline time.Time, req request) (string, error) {
 			return "", ErrClosed
 		}
 	}
+}
+
+// answers reports whether a node answers at the cluster port addr: it
+// accepts a connection and proves it knows the secret. Forced, nothing is
+// asked.
+func (n *Node) answers(ctx context.Context, addr string, force bool) bool {
+	if force || n.net == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	defer cancel()
+	c, err := n.net.dial(ctx, addr, chanForward)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 // ClusterStatus is a node's view of the cluster.

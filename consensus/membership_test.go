@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -86,9 +87,9 @@ func TestAppliedIndexAfterLeaderChange(t *testing.T) {
 	}
 }
 
-// A removal that would leave the cluster without a live majority is
+// A removal or a join that would leave the cluster without a live majority is
 // refused, with the reason, wherever it is asked; forced, it goes through.
-func TestRemoveRefusedWithoutLiveMajority(t *testing.T) {
+func TestMembershipRefusedWithoutLiveMajority(t *testing.T) {
 	c := newCluster(t, 3)
 	li, leader := c.leader()
 	fs := c.followers(li)
@@ -106,6 +107,19 @@ func TestRemoveRefusedWithoutLiveMajority(t *testing.T) {
 	}
 	if got := len(leader.Status().Members); got != 3 {
 		t.Fatalf("%d members after a refused removal", got)
+	}
+	// Nor may a node that does not answer join: two of four would be live.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	silent := ln.Addr().String()
+	ln.Close()
+	if err := keep.Join(ctx, "n9", silent); !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), "2 live voters of 4") {
+		t.Fatalf("Join of a silent node with %s down = %v, want ErrUnsafe", downID, err)
+	}
+	if got := len(leader.Status().Members); got != 3 {
+		t.Fatalf("%d members after a refused join", got)
 	}
 	// Removing the dead node itself leaves two live voters: allowed.
 	if err := keep.Remove(ctx, downID); err != nil {
