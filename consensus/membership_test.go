@@ -34,6 +34,9 @@ func TestCatchUpAfterRestart(t *testing.T) {
 	start := time.Now()
 	n := c.start(fi)
 	opened := time.Since(start)
+	if n.CaughtUp() && n.AppliedIndex() < committed {
+		t.Fatalf("caught up at Open with applied index %d, below the commit index %d", n.AppliedIndex(), committed)
+	}
 	if err := n.WaitCaughtUp(ctx); err != nil {
 		t.Fatal(err)
 	}
