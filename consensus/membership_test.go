@@ -22,7 +22,8 @@ func TestCatchUpAfterRestart(t *testing.T) {
 	li, leader := c.leader()
 	fi := slices.Index(c.nodes, c.followers(li)[0])
 	c.stop(fi)
-	ctx := ctxPatience(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*patience)
+	defer cancel()
 	secret := []byte(strings.Repeat("s", 120)) // about the size of real SCRAM credentials
 	for i := range accounts {
 		if _, err := leader.Propose(ctx, CreateAccount{Name: fmt.Sprintf("u%d@localhost", i), Secret: secret, Created: ts}); err != nil {
@@ -37,7 +38,9 @@ func TestCatchUpAfterRestart(t *testing.T) {
 	if n.CaughtUp() && n.AppliedIndex() < committed {
 		t.Fatalf("caught up at Open with applied index %d, below the commit index %d", n.AppliedIndex(), committed)
 	}
-	if err := n.WaitCaughtUp(ctx); err != nil {
+	// A fresh wait: the writes above may have used much of ctx, and the
+	// leader's retry backoff towards a long-dead follower reaches ~10s.
+	if err := n.WaitCaughtUp(ctxPatience(t)); err != nil {
 		t.Fatal(err)
 	}
 	took, ok := n.CatchUpTime()
