@@ -48,6 +48,8 @@ func Encode(c Command) []byte {
 		b = binary.AppendUvarint(b, c.UpTo)
 	case RosterOp:
 		b = c.encode(b)
+	case NodeIdentity:
+		b = c.encode(b)
 	default:
 		// Command is sealed; this is a programming error.
 		panic(fmt.Sprintf("consensus: Encode of unknown command %T", c))
@@ -79,6 +81,8 @@ func Decode(b []byte) (Command, error) {
 		c = DeleteOffline{User: d.string(), UpTo: d.uvarint()}
 	case TypeRosterOp:
 		c = decodeRosterOp(&d)
+	case TypeNodeIdentity:
+		c = decodeNodeIdentity(&d)
 	default:
 		return nil, fmt.Errorf("%w: unknown command type %d", ErrCorrupt, uint16(t))
 	}

@@ -37,6 +37,7 @@ var samples = []Command{
 		At:       ts + 2,
 		MaxItems: 1000, MaxPending: 100,
 	},
+	NodeIdentity{Node: "n2", Identity: "T4XQKZ7B2VJ5M3NPLW6YDRHC4A"},
 }
 
 func goldenPath(c Command) string {

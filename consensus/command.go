@@ -23,6 +23,7 @@ const (
 	TypeStoreOffline  CommandType = 4
 	TypeDeleteOffline CommandType = 5
 	// TypeRosterOp = 6 is declared in roster.go.
+	// TypeNodeIdentity = 7 is declared in identity.go.
 )
 
 // String returns the catalogue name of t, as used in the golden file names.
@@ -40,6 +41,8 @@ func (t CommandType) String() string {
 		return "delete-offline"
 	case TypeRosterOp:
 		return "roster-op"
+	case TypeNodeIdentity:
+		return "node-identity"
 	}
 	return fmt.Sprintf("command-%d", uint16(t))
 }
@@ -94,6 +97,10 @@ func deref(c Command) Command {
 			return *p
 		}
 	case *RosterOp:
+		if p != nil {
+			return *p
+		}
+	case *NodeIdentity:
 		if p != nil {
 			return *p
 		}

@@ -29,6 +29,13 @@
 //     node wait for a write made elsewhere (its Result.Index) before reading;
 //     Status reports the membership and, on the leader, each follower's
 //     progress.
+//   - At every start a node presents its data directory's identity to the
+//     cluster (a NodeIdentity entry, identity.go); once it has applied that
+//     entry it has caught up (CaughtUp, WaitCaughtUp: everything committed
+//     before it started is in its state). A node ID that comes back with
+//     another identity is refused (ErrIdentity) until Remove forgets it.
+//   - Join and Remove refuse a configuration without a live majority
+//     (ErrUnsafe) unless forced (ForceJoin, ForceRemove).
 //
 // DESIGN.md says why the package is shaped as it is.
 //
@@ -81,5 +88,8 @@
 //
 // Backup and restore: Node.Snapshot writes a consistent copy of the state to
 // any io.Writer while the node runs; RestoreDir loads such a copy into a new
-// data directory, which Open then starts as a new single-node cluster.
+// data directory, which Open then starts as a new single-node cluster; a
+// cluster node needs Config.Bootstrap for that (ErrRestored otherwise), and
+// the bootstrap hands the restored state to Raft as a snapshot, so that the
+// nodes that join it later receive it.
 package consensus

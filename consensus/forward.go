@@ -156,9 +156,9 @@ func (n *Node) local(ctx context.Context, req request) (Result, error) {
 	case opPropose:
 		return n.apply(ctx, req.cmd, req.String())
 	case opJoin:
-		return Result{}, n.addVoter(ctx, req.id, req.addr)
+		return Result{}, n.addVoter(ctx, req.id, req.addr, req.force)
 	case opRemove:
-		return Result{}, n.removeServer(ctx, req.id)
+		return Result{}, n.removeServer(ctx, req.id, req.force)
 	case opStepdown:
 		return Result{}, n.await(ctx, n.raft.LeadershipTransfer(), "stepdown")
 	}

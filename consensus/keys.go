@@ -18,6 +18,9 @@ import (
 //	'm' "restoring"    -> empty; present only while a snapshot restore is
 //	                      incomplete (Open redoes the restore when it sees it)
 //
+//	'n' node ID                -> the node's identity (identity.go), as it
+//	                              first presented it to the cluster
+//
 //	'u' domain 0x00 local 0x00            per-user prefix: DeleteAccount removes
 //	                                      the whole span with one DeleteRange
 //	    ... 'a'                           -> account record (see state.go)
@@ -45,6 +48,7 @@ const schemaVersion = 1
 
 const (
 	tagMeta = 'm'
+	tagNode = 'n'
 	tagUser = 'u'
 
 	kindAccount = 'a'
@@ -62,6 +66,9 @@ var (
 	schemaKey    = []byte("mschema")
 	appliedKey   = []byte("mapplied")
 	restoringKey = []byte("mrestoring")
+
+	nodesStart = []byte{tagNode}
+	nodesEnd   = []byte{tagNode + 1}
 
 	usersStart = []byte{tagUser}
 	usersEnd   = []byte{tagUser + 1}
@@ -83,6 +90,8 @@ func userPrefix(name string) []byte {
 func userKey(name string, kind byte) []byte {
 	return append(userPrefix(name), kind)
 }
+
+func nodeKey(id string) []byte { return append([]byte{tagNode}, id...) }
 
 func accountKey(name string) []byte { return userKey(name, kindAccount) }
 func counterKey(name string) []byte { return userKey(name, kindCounter) }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -17,7 +18,20 @@ import (
 // changes nothing; with another address, it moves the member. A different
 // member found at addr (a node that came back under a new ID) is removed
 // first.
+//
+// The join is refused with ErrUnsafe when the new configuration would not
+// have a live majority (see checkLive; the joining node counts as live when
+// the leader can reach it at addr); ForceJoin skips the check.
 func (n *Node) Join(ctx context.Context, id, addr string) error {
+	return n.join(ctx, id, addr, false)
+}
+
+// ForceJoin is Join without the live-majority check.
+func (n *Node) ForceJoin(ctx context.Context, id, addr string) error {
+	return n.join(ctx, id, addr, true)
+}
+
+func (n *Node) join(ctx context.Context, id, addr string, force bool) error {
 	if id == "" {
 		return fmt.Errorf("%w: empty server ID", ErrInvalid)
 	}
@@ -27,7 +41,7 @@ func (n *Node) Join(ctx context.Context, id, addr string) error {
 	if n.isClosed() {
 		return ErrClosed
 	}
-	_, err := n.lead(ctx, request{op: opJoin, id: id, addr: addr})
+	_, err := n.lead(ctx, request{op: opJoin, id: id, addr: addr, force: force})
 	return err
 }
 
@@ -38,14 +52,33 @@ func (n *Node) Join(ctx context.Context, id, addr string) error {
 // leader brings it up to date). A removed leader shuts its Raft down after
 // handing over; Stepdown first is gentler, the removal then costs no
 // election.
+//
+// The removal also forgets the node's identity (identity.go), so that the
+// ID may join again with a new data directory; a node that is no member
+// but has an identity recorded (a join that never completed) only has it
+// forgotten.
+//
+// The removal is refused with ErrUnsafe when the remaining configuration
+// would not have a live majority: a majority of its voters that answer the
+// leader now (see checkLive). ForceRemove skips the check.
 func (n *Node) Remove(ctx context.Context, id string) error {
+	return n.remove(ctx, id, false)
+}
+
+// ForceRemove is Remove without the live-majority check, for taking dead
+// members out of a cluster that lost its majority's worth of nodes.
+func (n *Node) ForceRemove(ctx context.Context, id string) error {
+	return n.remove(ctx, id, true)
+}
+
+func (n *Node) remove(ctx context.Context, id string, force bool) error {
 	if id == "" {
 		return fmt.Errorf("%w: empty server ID", ErrInvalid)
 	}
 	if n.isClosed() {
 		return ErrClosed
 	}
-	_, err := n.lead(ctx, request{op: opRemove, id: id})
+	_, err := n.lead(ctx, request{op: opRemove, id: id, force: force})
 	return err
 }
 
@@ -78,7 +111,7 @@ func (n *Node) servers(ctx context.Context) ([]raft.Server, error) {
 }
 
 // addVoter runs a join on the leader.
-func (n *Node) addVoter(ctx context.Context, id, addr string) error {
+func (n *Node) addVoter(ctx context.Context, id, addr string, force bool) error {
 	if n.raft.State() != raft.Leader {
 		return raftError(raft.ErrNotLeader)
 	}
@@ -86,11 +119,20 @@ func (n *Node) addVoter(ctx context.Context, id, addr string) error {
 	if err != nil {
 		return err
 	}
+	next := []raft.Server{{ID: raft.ServerID(id), Address: raft.ServerAddress(addr), Suffrage: raft.Voter}}
 	for _, s := range servers {
-		switch {
-		case s.ID == raft.ServerID(id) && s.Address == raft.ServerAddress(addr) && s.Suffrage == raft.Voter:
+		if s.ID == raft.ServerID(id) && s.Address == raft.ServerAddress(addr) && s.Suffrage == raft.Voter {
 			return nil // already a member, as asked
-		case s.Address == raft.ServerAddress(addr) && s.ID != raft.ServerID(id):
+		}
+		if s.ID != raft.ServerID(id) && s.Address != raft.ServerAddress(addr) {
+			next = append(next, s)
+		}
+	}
+	if err := n.checkLive(ctx, next, n.answers(ctx, addr, force), raft.ServerID(id), "join "+id, force); err != nil {
+		return err
+	}
+	for _, s := range servers {
+		if s.Address == raft.ServerAddress(addr) && s.ID != raft.ServerID(id) {
 			n.log.Warn("consensus: removing the member at the joining node's address", "old", s.ID, "new", id, "addr", addr)
 			if err := n.await(ctx, n.raft.RemoveServer(s.ID, 0, n.enqueueTimeout(ctx)), "join "+id); err != nil {
 				return err
@@ -105,7 +147,7 @@ func (n *Node) addVoter(ctx context.Context, id, addr string) error {
 }
 
 // removeServer runs a removal on the leader.
-func (n *Node) removeServer(ctx context.Context, id string) error {
+func (n *Node) removeServer(ctx context.Context, id string, force bool) error {
 	if n.raft.State() != raft.Leader {
 		return raftError(raft.ErrNotLeader)
 	}
@@ -113,14 +155,94 @@ func (n *Node) removeServer(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(servers, func(s raft.Server) bool { return s.ID == raft.ServerID(id) }) {
+	next := slices.DeleteFunc(slices.Clone(servers), func(s raft.Server) bool { return s.ID == raft.ServerID(id) })
+	if len(next) == len(servers) {
+		// Not a member: a join that never completed may have left its
+		// identity behind.
+		_, ferr := n.apply(ctx, Encode(NodeIdentity{Node: id}), "forget identity of "+id)
+		if ferr == nil {
+			n.log.Info("consensus: identity of a non-member forgotten", "id", id)
+			return nil
+		}
+		if !errors.Is(ferr, ErrNotFound) {
+			return ferr
+		}
 		return fmt.Errorf("%w: no member %q", ErrNotFound, id)
+	}
+	if err := n.checkLive(ctx, next, false, "", "remove "+id, force); err != nil {
+		return err
 	}
 	if err := n.await(ctx, n.raft.RemoveServer(raft.ServerID(id), 0, n.enqueueTimeout(ctx)), "remove "+id); err != nil {
 		return err
 	}
-	n.log.Info("consensus: member removed", "id", id)
+	n.log.Info("consensus: member removed", "id", id, "forced", force)
+	if id == n.cfg.NodeID {
+		// A removed leader steps down; the next leader cannot be asked
+		// here. The identity stays until the ID is removed again.
+		return nil
+	}
+	if _, err := n.apply(ctx, Encode(NodeIdentity{Node: id}), "forget identity of "+id); err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("consensus: %s removed, but its identity is still recorded (remove it again): %w", id, err)
+	}
 	return nil
+}
+
+// ErrUnsafe is returned by Join and Remove when the new configuration would
+// have no live majority, so that the cluster could not commit anything
+// until members came back.
+var ErrUnsafe = errors.New("consensus: membership change refused")
+
+// liveWindow bounds how long checkLive waits to hear from the members: the
+// time Raft itself takes to give up on a leader and elect another. A live
+// member answers the leader's heartbeats (every tenth of HeartbeatTimeout)
+// well within it.
+func (n *Node) liveWindow() time.Duration { return n.leaderWait / 2 }
+
+// checkLive refuses, unless forced, a configuration next without a live
+// majority of voters. A voter is live when it answers an AppendEntries or a
+// heartbeat of this leader sent after the check began: a member that died
+// a moment ago, whose last answer is still recent, is not taken for live.
+// This node counts as live, and so does joining, the node asking to join,
+// when joinerLive (it answered at its cluster port). The check returns as
+// soon as a majority has answered, and refuses after liveWindow. Without a
+// cluster port there is no contact record, and nothing is checked.
+func (n *Node) checkLive(ctx context.Context, next []raft.Server, joinerLive bool, joining raft.ServerID, what string, force bool) error {
+	if force || n.peers == nil {
+		return nil
+	}
+	start := time.Now()
+	deadline := start.Add(n.liveWindow())
+	for {
+		voters, live := 0, 0
+		var down []string
+		for _, s := range next {
+			if s.Suffrage != raft.Voter {
+				continue
+			}
+			voters++
+			seen, ok := n.peers.peer(s.ID)
+			if s.ID == raft.ServerID(n.cfg.NodeID) || s.ID == joining && joinerLive || ok && seen.at.After(start) {
+				live++
+			} else {
+				down = append(down, string(s.ID))
+			}
+		}
+		if live > voters/2 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: %s would leave %d live voters of %d, no majority (no answer within %s from %s); "+
+				"the cluster could commit nothing until they return. Bring them back first, or force the change",
+				ErrUnsafe, what, live, voters, n.liveWindow(), strings.Join(down, ", "))
+		}
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %s: checking which members are live: %w", ErrTimeout, what, ctx.Err())
+		case <-n.done:
+			return ErrClosed
+		}
+	}
 }
 
 // joinCluster asks the members at Config.Join, in turn and until one agrees
@@ -128,7 +250,17 @@ func (n *Node) removeServer(ctx context.Context, id string) error {
 // running, so the leader can replicate to this node while the change
 // commits. A wrong secret fails at once (ErrAuth).
 func (n *Node) joinCluster(deadline time.Time) error {
-	req := request{op: opJoin, relay: true, id: n.cfg.NodeID, addr: n.net.addr}
+	via, err := n.viaMembers(deadline, request{op: opJoin, relay: true, id: n.cfg.NodeID, addr: n.net.addr})
+	if err == nil {
+		n.log.Info("consensus: joined the cluster", "node", n.cfg.NodeID, "via", via)
+	}
+	return err
+}
+
+// viaMembers sends req to the members at Config.Join, in turn and until one
+// answers or the deadline passes, and returns the address that answered. A
+// wrong secret (ErrAuth) or a refused identity (ErrIdentity) fails at once.
+func (n *Node) viaMembers(deadline time.Time, req request) (string, error) {
 	var lastErr error
 	for pause := 100 * time.Millisecond; ; pause = min(2*pause, time.Second) {
 		tried := false
@@ -141,27 +273,43 @@ func (n *Node) joinCluster(deadline time.Time) error {
 			_, err := n.fwd.roundTrip(ctx, addr, req)
 			cancel()
 			if err == nil {
-				n.log.Info("consensus: joined the cluster", "node", n.cfg.NodeID, "via", addr)
-				return nil
+				return addr, nil
 			}
-			if errors.Is(err, ErrAuth) {
-				return fmt.Errorf("consensus: join via %s: %w", addr, err)
+			if errors.Is(err, ErrAuth) || errors.Is(err, ErrIdentity) {
+				return "", fmt.Errorf("consensus: %s via %s: %w", req, addr, err)
 			}
 			lastErr = err
-			n.log.Warn("consensus: join attempt failed", "via", addr, "err", err)
+			n.log.Warn("consensus: request to a member failed", "request", req.String(), "via", addr, "err", err)
 		}
 		if !tried {
-			return errors.New("consensus: Config.Join lists only this node")
+			return "", errors.New("consensus: Config.Join lists only this node")
 		}
 		if time.Until(deadline) < pause {
-			return fmt.Errorf("%w: could not join the cluster via %v: %w", ErrTimeout, n.cfg.Join, lastErr)
+			return "", fmt.Errorf("%w: %s: no member of %v answered: %w", ErrTimeout, req, n.cfg.Join, lastErr)
 		}
 		select {
 		case <-time.After(pause):
 		case <-n.done:
-			return ErrClosed
+			return "", ErrClosed
 		}
 	}
+}
+
+// answers reports whether a node answers at the cluster port addr: it
+// accepts a connection and proves it knows the secret. Forced, nothing is
+// asked.
+func (n *Node) answers(ctx context.Context, addr string, force bool) bool {
+	if force || n.net == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	defer cancel()
+	c, err := n.net.dial(ctx, addr, chanForward)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 // ClusterStatus is a node's view of the cluster.
@@ -173,10 +321,20 @@ type ClusterStatus struct {
 	LeaderID   string // empty while no leader is known
 	LeaderAddr string
 
-	Term         uint64
-	LastIndex    uint64 // the last entry in this node's log
-	CommitIndex  uint64
-	AppliedIndex uint64 // see Node.AppliedIndex
+	Term        uint64
+	LastIndex   uint64 // the last entry in this node's log
+	CommitIndex uint64 // the last entry this node knows committed
+	// AppliedIndex is Raft's: the last entry this node has processed,
+	// whatever its kind. Caught up, it equals CommitIndex.
+	AppliedIndex uint64
+	// StateIndex is the state's (Node.AppliedIndex): the last entry whose
+	// effect is in Pebble. Raft's own entries (the no-op a new leader
+	// writes, barriers) never reach the state, so it may stay a few below
+	// AppliedIndex for good; compare AppliedIndex with CommitIndex instead.
+	StateIndex uint64
+	// CaughtUp is Node.CaughtUp: the node has applied everything the
+	// cluster had committed when it started.
+	CaughtUp bool
 
 	Members []Member // the latest configuration, in configuration order
 }
@@ -209,7 +367,9 @@ func (n *Node) Status() ClusterStatus {
 		Term:         n.raft.CurrentTerm(),
 		LastIndex:    n.raft.LastIndex(),
 		CommitIndex:  n.raft.CommitIndex(),
-		AppliedIndex: n.AppliedIndex(),
+		AppliedIndex: n.raft.AppliedIndex(),
+		StateIndex:   n.AppliedIndex(),
+		CaughtUp:     n.CaughtUp(),
 	}
 	if n.net != nil {
 		st.Addr = n.net.addr

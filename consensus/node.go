@@ -106,6 +106,9 @@ type Node struct {
 	lmu        sync.Mutex
 	lch        chan struct{} // closed at the next leader change; see leaderWatch
 
+	identity string   // this data directory's identity (identity.go)
+	cu       *catchup // the start-up claim (catchup.go)
+
 	mu     sync.RWMutex // held shared by reads, exclusively by Close
 	closed bool
 	done   chan struct{} // closed by Close
@@ -149,12 +152,17 @@ func Open(cfg Config) (*Node, error) {
 }
 
 func (n *Node) open() error {
-	cfg := n.cfg
+	cfg, start := n.cfg, time.Now()
 	raftDir, stateDir := filepath.Join(cfg.Dir, "raft"), filepath.Join(cfg.Dir, "state")
 	if err := os.MkdirAll(raftDir, 0o700); err != nil {
 		return fmt.Errorf("consensus: %w", err)
 	}
 	hlog := newHclog(n.log)
+	identity, err := loadIdentity(cfg.Dir)
+	if err != nil {
+		return err
+	}
+	n.identity = identity
 
 	db, fresh, err := openState(stateDir, cfg.fs, n.log)
 	if err != nil {
@@ -208,6 +216,20 @@ func (n *Node) open() error {
 	if err != nil {
 		return fmt.Errorf("consensus: %w", err)
 	}
+	if err := n.checkRestored(existing); err != nil {
+		return err
+	}
+	seed := false
+	if !existing && (cfg.Bootstrap || n.ownTrans != nil) {
+		if seed, err = n.holdsData(); err != nil {
+			return err
+		}
+	}
+	if !existing && len(cfg.Join) > 0 {
+		if err := n.presentIdentity(time.Now().Add(cfg.LeaderTimeout)); err != nil {
+			return err
+		}
+	}
 	var logs raft.LogStore = n.bolt
 	if cfg.wrapLog != nil {
 		logs = cfg.wrapLog(logs)
@@ -237,6 +259,12 @@ func (n *Node) open() error {
 	if err := n.waitLeader(cfg.LeaderTimeout); err != nil {
 		return err
 	}
+	if seed {
+		if err := n.seedLog(); err != nil {
+			return err
+		}
+	}
+	n.startCatchUp(start)
 	n.log.Info("consensus: open", "node", cfg.NodeID, "dir", cfg.Dir, "applied", n.fsm.applied.Load())
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/hashicorp/raft"
 )
 
 // Snapshot stream, used for Raft snapshots, Node.Snapshot backups and
@@ -283,9 +284,11 @@ func (n *Node) Snapshot(w io.Writer) error {
 // RestoreDir prepares a new data directory from a stream written by
 // Node.Snapshot, before Open. dir must not hold a Raft log or state already
 // (an interrupted RestoreDir may be rerun). The restored node starts a new
-// Raft history: its applied index is reset to zero, and Open bootstraps a
-// fresh single-node cluster on top of the restored state. (A running cluster
-// is restored through Raft instead, so that every member gets the snapshot.)
+// Raft history: its applied index is reset to zero, the node identities of
+// the old cluster are forgotten, and Open with Bootstrap (implied for a
+// single node) bootstraps a fresh single-node cluster on top of the restored
+// state and hands that state to Raft as a snapshot (seedLog), so that the
+// nodes joining it later receive it.
 func RestoreDir(dir string, r io.Reader) error {
 	raftDir, stateDir := filepath.Join(dir, "raft"), filepath.Join(dir, "state")
 	if ents, err := os.ReadDir(raftDir); err == nil && len(ents) > 0 {
@@ -304,5 +307,74 @@ func RestoreDir(dir string, r io.Reader) error {
 			return errors.Join(err, db.Close())
 		}
 	}
-	return errors.Join(restoreInto(db, r, 0), db.Close())
+	err = restoreInto(db, r, 0)
+	if err == nil {
+		// The restored state starts a new cluster: its nodes present
+		// their identities afresh (identity.go).
+		err = forgetIdentities(db)
+	}
+	return errors.Join(err, db.Close())
+}
+
+// checkRestored refuses to start a cluster node whose state holds data but
+// whose Raft log is empty (a directory RestoreDir filled) when it is told
+// neither to bootstrap nor to join: no leader would ever add it, and Open
+// would only time out waiting for one.
+func (n *Node) checkRestored(raftState bool) error {
+	cfg := n.cfg
+	if raftState || cfg.ClusterAddr == "" || cfg.Bootstrap || len(cfg.Join) > 0 {
+		return nil
+	}
+	data, err := n.holdsData()
+	if err != nil || !data {
+		return err
+	}
+	return fmt.Errorf("%w: %s holds state but no Raft log: "+
+		"bootstrap this node to form a new cluster holding that state, "+
+		"or empty the directory to join an existing cluster", ErrRestored, cfg.Dir)
+}
+
+// ErrRestored is returned by Open for a restored directory that is told
+// neither to bootstrap nor to join (see checkRestored).
+var ErrRestored = errors.New("consensus: restored state needs a bootstrap")
+
+// holdsData reports whether the state holds any account.
+func (n *Node) holdsData() (bool, error) {
+	it, err := n.db.NewIter(&pebble.IterOptions{LowerBound: usersStart, UpperBound: usersEnd})
+	if err != nil {
+		return false, err
+	}
+	data := it.First()
+	return data, errors.Join(it.Error(), it.Close())
+}
+
+// seedLog runs on a node that has just bootstrapped a new Raft history on
+// a restored state: the state is in Pebble but in no log entry and no Raft
+// snapshot, so a node joining later would get an empty log and none of it.
+// It hands the state to Raft as a user snapshot (raft.Restore), which puts
+// it in the snapshot store and leaves a hole in the log, so that every
+// joining node is sent the snapshot first.
+func (n *Node) seedLog() error {
+	f, err := os.CreateTemp(filepath.Join(n.cfg.Dir, "raft"), "seed-*")
+	if err != nil {
+		return fmt.Errorf("consensus: seed the log: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if err := n.Snapshot(f); err != nil {
+		return fmt.Errorf("consensus: seed the log: %w", err)
+	}
+	size, err := f.Seek(0, io.SeekCurrent)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		return fmt.Errorf("consensus: seed the log: %w", err)
+	}
+	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersionMax, Size: size}
+	if err := n.raft.Restore(meta, f, n.cfg.ApplyTimeout); err != nil {
+		return fmt.Errorf("consensus: seed the log with the restored state: %w", err)
+	}
+	n.log.Info("consensus: restored state handed to Raft as a snapshot; joining nodes receive it", "bytes", size)
+	return nil
 }

@@ -18,7 +18,7 @@ import (
 //
 //	uint32 big-endian length | payload (at most maxFrame bytes)
 //
-//	request   uvarint id | op | flags | uvarint timeout (ms; 0: the leader's
+//	request   uvarint id | op | flags (relay, force) | uvarint timeout (ms; 0: the leader's
 //	          ApplyTimeout) | body
 //	          opPropose  the encoded command (codec.go), to the end
 //	          opJoin     string server ID | string address
@@ -61,6 +61,8 @@ const (
 	// to the leader (one hop), for a node that is not a member yet and so
 	// cannot know the leader (Config.Join).
 	flagRelay byte = 1
+	// flagForce makes a Join or Remove skip the live-majority check.
+	flagForce byte = 2
 
 	resultVersion = 1
 
@@ -83,14 +85,17 @@ const (
 	codeTimeout     byte = 10 // ErrTimeout, outcome unknown
 	codeNoQuorum    byte = 11 // ErrNoQuorum
 	codeInternal    byte = 12 // anything else
+	codeIdentity    byte = 13 // ErrIdentity
+	codeUnsafe      byte = 14 // ErrUnsafe
 
-	maxCode = codeInternal
+	maxCode = codeUnsafe
 )
 
 // request is one forwarded operation.
 type request struct {
 	op      byte
 	relay   bool
+	force   bool // opJoin, opRemove
 	timeout time.Duration
 	cmd     []byte // opPropose
 	id      string // opJoin, opRemove: Raft server ID
@@ -154,6 +159,9 @@ func encodeFwdRequest(id uint64, r request) []byte {
 	if r.relay {
 		f |= flagRelay
 	}
+	if r.force {
+		f |= flagForce
+	}
 	b = append(b, r.op, f)
 	b = binary.AppendUvarint(b, uint64(max(r.timeout, 0)/time.Millisecond))
 	switch r.op {
@@ -173,10 +181,13 @@ func decodeFwdRequest(p []byte) (uint64, request, error) {
 	id := d.uvarint()
 	r := request{op: d.byte()}
 	f := d.byte()
-	if f&^flagRelay != 0 {
+	if f&^(flagRelay|flagForce) != 0 {
 		d.fail(fmt.Errorf("unknown request flags %#x", f))
 	}
-	r.relay = f&flagRelay != 0
+	r.relay, r.force = f&flagRelay != 0, f&flagForce != 0
+	if r.force && r.op != opJoin && r.op != opRemove {
+		d.fail(fmt.Errorf("flag force on operation %d", r.op))
+	}
 	ms := d.uvarint()
 	if ms > uint64(24*time.Hour/time.Millisecond) {
 		d.fail(fmt.Errorf("timeout of %d ms", ms))
@@ -274,6 +285,10 @@ func wireError(err error) (code byte, msg string, se *roster.SetError) {
 		return codeInvalid, msg, nil
 	case errors.Is(err, ErrCorrupt):
 		return codeCorrupt, msg, nil
+	case errors.Is(err, ErrIdentity):
+		return codeIdentity, msg, nil
+	case errors.Is(err, ErrUnsafe):
+		return codeUnsafe, msg, nil
 	}
 	return codeInternal, msg, nil
 }
@@ -297,6 +312,10 @@ func wireErr(code byte, msg string, se *roster.SetError) error {
 		kind = ErrInvalid
 	case codeCorrupt:
 		kind = ErrCorrupt
+	case codeIdentity:
+		kind = ErrIdentity
+	case codeUnsafe:
+		kind = ErrUnsafe
 	case codeNotLeader:
 		return &remoteError{msg: msg, kind: errRetry{errors.Join(ErrNotLeader, raft.ErrNotLeader)}}
 	case codeLeaderLost:

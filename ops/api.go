@@ -18,6 +18,9 @@ var (
 	// ErrUnavailable is a temporary failure of something the server
 	// depends on (DNS, a peer); trying again later may work.
 	ErrUnavailable = errors.New("ops: temporarily unavailable")
+	// ErrRefused is a request the server declined as unsafe; the message
+	// says why and how to insist.
+	ErrRefused = errors.New("ops: refused")
 )
 
 // Backend is what the admin API operates on. cmd/heraldd implements it
@@ -57,10 +60,12 @@ type Backend interface {
 
 	// Cluster is this node's view of its Raft group.
 	Cluster(ctx context.Context) (Cluster, error)
-	// JoinNode admits a node (by id and cluster address) as a voter.
-	JoinNode(ctx context.Context, id, addr string) error
-	// RemoveNode takes a node out of the cluster.
-	RemoveNode(ctx context.Context, id string) error
+	// JoinNode admits a node (by id and cluster address) as a voter. It is
+	// refused (ErrRefused) when the new configuration would have no live
+	// majority, unless force is set.
+	JoinNode(ctx context.Context, id, addr string, force bool) error
+	// RemoveNode takes a node out of the cluster, with the same check.
+	RemoveNode(ctx context.Context, id string, force bool) error
 	// Stepdown asks the leader to hand leadership to another member.
 	Stepdown(ctx context.Context) error
 	// Snapshot writes a consistent copy of the replicated state.
@@ -79,7 +84,9 @@ type Cluster struct {
 	Term         uint64   `json:"term"`
 	LastIndex    uint64   `json:"last_index"`
 	CommitIndex  uint64   `json:"commit_index"`
-	AppliedIndex uint64   `json:"applied_index"`
+	AppliedIndex uint64   `json:"applied_index"` // Raft's; equals CommitIndex when caught up
+	StateIndex   uint64   `json:"state_index"`   // last entry whose effect is in the state
+	CaughtUp     bool     `json:"caught_up"`     // has applied what was committed at its start
 	Members      []Member `json:"members"`
 }
 

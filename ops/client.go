@@ -137,13 +137,20 @@ func (c *Client) Cluster(ctx context.Context) (Cluster, error) {
 }
 
 // JoinNode admits a node to the cluster.
-func (c *Client) JoinNode(ctx context.Context, id, addr string) error {
-	return c.do(ctx, "POST", "/v1/cluster/members", Member{ID: id, Addr: addr}, nil)
+func (c *Client) JoinNode(ctx context.Context, id, addr string, force bool) error {
+	return c.do(ctx, "POST", "/v1/cluster/members"+forceQuery(force), Member{ID: id, Addr: addr}, nil)
 }
 
 // RemoveNode takes a node out of the cluster.
-func (c *Client) RemoveNode(ctx context.Context, id string) error {
-	return c.do(ctx, "DELETE", "/v1/cluster/members/"+url.PathEscape(id), nil, nil)
+func (c *Client) RemoveNode(ctx context.Context, id string, force bool) error {
+	return c.do(ctx, "DELETE", "/v1/cluster/members/"+url.PathEscape(id)+forceQuery(force), nil, nil)
+}
+
+func forceQuery(force bool) string {
+	if force {
+		return "?force=true"
+	}
+	return ""
 }
 
 // Stepdown asks the leader to hand over leadership.
@@ -196,6 +203,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 			sentinel = ErrNotFound
 		case http.StatusConflict:
 			sentinel = ErrExists
+			if e.Code == "refused" {
+				sentinel = ErrRefused
+			}
 		case http.StatusBadRequest:
 			sentinel = ErrBadRequest
 		case http.StatusServiceUnavailable:

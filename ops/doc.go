@@ -2,8 +2,9 @@
 // types), the HTTP handlers that serve it on a unix socket, and the Go
 // client that heraldctl uses.
 //
-// Invariants: errors cross the socket as one of five sentinels
-// (ErrNotFound, ErrExists, ErrBadRequest, ErrNoQuorum, ErrUnavailable)
+// Invariants: errors cross the socket as one of six sentinels
+// (ErrNotFound, ErrExists, ErrBadRequest, ErrNoQuorum, ErrUnavailable,
+// ErrRefused)
 // plus a sentence an operator can act on; anything else is logged server-side and reported as
 // an internal error, so internal detail never leaks. The socket is created
 // mode 0600 by heraldd: whoever can open it is an administrator.

@@ -178,11 +178,11 @@ func (h *handler) joinNode(w http.ResponseWriter, r *http.Request) {
 	if !h.decode(w, r, &m) {
 		return
 	}
-	h.reply(w, nil, h.b.JoinNode(r.Context(), m.ID, m.Addr))
+	h.reply(w, nil, h.b.JoinNode(r.Context(), m.ID, m.Addr, r.URL.Query().Get("force") == "true"))
 }
 
 func (h *handler) removeNode(w http.ResponseWriter, r *http.Request) {
-	h.reply(w, nil, h.b.RemoveNode(r.Context(), r.PathValue("id")))
+	h.reply(w, nil, h.b.RemoveNode(r.Context(), r.PathValue("id"), r.URL.Query().Get("force") == "true"))
 }
 
 func (h *handler) stepdown(w http.ResponseWriter, r *http.Request) {
@@ -244,6 +244,8 @@ func (h *handler) reply(w http.ResponseWriter, v any, err error) {
 			status, code, msg = http.StatusServiceUnavailable, "no_quorum", userText(err)
 		case errors.Is(err, ErrUnavailable):
 			status, code, msg = http.StatusServiceUnavailable, "unavailable", userText(err)
+		case errors.Is(err, ErrRefused):
+			status, code, msg = http.StatusConflict, "refused", userText(err)
 		default:
 			h.log.Error("admin API call failed", "err", err)
 		}

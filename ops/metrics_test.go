@@ -21,7 +21,7 @@ func (fakeBackend) Status(context.Context) (Status, error) {
 }
 
 func (fakeBackend) Cluster(context.Context) (Cluster, error) {
-	return Cluster{ID: "n1", LeaderID: "n1", Term: 4, CommitIndex: 90, AppliedIndex: 89,
+	return Cluster{ID: "n1", LeaderID: "n1", Term: 4, CommitIndex: 90, AppliedIndex: 89, StateIndex: 88, CaughtUp: true,
 		Members: []Member{{ID: "n1", Leader: true}, {ID: "n2", Known: true, Lag: 3}}}, nil
 }
 
@@ -44,6 +44,8 @@ func TestMetrics(t *testing.T) {
 		`herald_c2s_auth_results_total{result="mismatch"} 4` + "\n",
 		`herald_info{version="1.2"} 1` + "\n",
 		"herald_raft_applied_index 89\n",
+		"herald_state_applied_index 88\n",
+		"herald_caught_up 1\n",
 		"herald_raft_leader 1\n",
 		"herald_raft_has_leader 1\n",
 		"herald_cluster_members 2\n",

@@ -2,13 +2,25 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 )
 
-// cluster handles "cluster status|join|remove|stepdown".
+// cluster handles "cluster status|join|remove|stepdown". Join and remove
+// take --force, which skips the server's live-majority check.
 func (c *cli) cluster(ctx context.Context, args []string) int {
+	force := false
+	if len(args) > 0 && (args[0] == "join" || args[0] == "remove") {
+		fs := flag.NewFlagSet("cluster "+args[0], flag.ContinueOnError)
+		f := fs.Bool("force", false, "")
+		pos, ok := c.positional(fs, args[1:])
+		if !ok {
+			return exitUsage
+		}
+		force, args = *f, append(args[:1:1], pos...)
+	}
 	switch {
 	case len(args) == 1 && args[0] == "status":
 		st, err := c.client.Cluster(ctx)
@@ -19,8 +31,14 @@ func (c *cli) cluster(ctx context.Context, args []string) int {
 		if leader == "" {
 			leader = "(none: no quorum)"
 		}
-		fmt.Fprintf(c.stdout, "node      %s %s (%s)\nleader    %s %s\nterm      %d\nindexes   last %d, commit %d, applied %d\n",
-			st.ID, st.Addr, st.State, leader, st.LeaderAddr, st.Term, st.LastIndex, st.CommitIndex, st.AppliedIndex)
+		caught := "yes"
+		if !st.CaughtUp {
+			caught = "no: logins are refused with a temporary error until it is"
+		}
+		fmt.Fprintf(c.stdout, "node      %s %s (%s)\nleader    %s %s\nterm      %d\n"+
+			"indexes   last %d, commit %d, applied %d (raft), state %d\ncaught up %s\n",
+			st.ID, st.Addr, st.State, leader, st.LeaderAddr, st.Term,
+			st.LastIndex, st.CommitIndex, st.AppliedIndex, st.StateIndex, caught)
 		for _, m := range st.Members {
 			role := m.Suffrage
 			if m.Leader {
@@ -34,13 +52,13 @@ func (c *cli) cluster(ctx context.Context, args []string) int {
 		}
 		return exitOK
 	case len(args) == 3 && args[0] == "join":
-		if err := c.client.JoinNode(ctx, args[1], args[2]); err != nil {
+		if err := c.client.JoinNode(ctx, args[1], args[2], force); err != nil {
 			return c.fail(err)
 		}
 		fmt.Fprintf(c.stdout, "%s (%s) is a member\n", args[1], args[2])
 		return exitOK
 	case len(args) == 2 && args[0] == "remove":
-		if err := c.client.RemoveNode(ctx, args[1]); err != nil {
+		if err := c.client.RemoveNode(ctx, args[1], force); err != nil {
 			return c.fail(err)
 		}
 		fmt.Fprintf(c.stdout, "%s removed\n", args[1])
@@ -52,7 +70,7 @@ func (c *cli) cluster(ctx context.Context, args []string) int {
 		fmt.Fprintln(c.stdout, "leadership handed over")
 		return exitOK
 	}
-	return c.usageErr("usage: heraldctl cluster status | join ID ADDR | remove ID | stepdown")
+	return c.usageErr("usage: heraldctl cluster status | join [--force] ID ADDR | remove [--force] ID | stepdown")
 }
 
 // snapshot handles "snapshot save FILE": the file appears only once the

@@ -369,22 +369,25 @@ func TestS2SCommands(t *testing.T) {
 
 func (m *memBackend) Cluster(context.Context) (ops.Cluster, error) {
 	return ops.Cluster{ID: "n1", Addr: "10.0.0.1:7422", State: "Leader", LeaderID: "n1", LeaderAddr: "10.0.0.1:7422",
-		Term: 3, LastIndex: 9, CommitIndex: 9, AppliedIndex: 9, Members: []ops.Member{
+		Term: 3, LastIndex: 9, CommitIndex: 9, AppliedIndex: 9, StateIndex: 8, CaughtUp: true, Members: []ops.Member{
 			{ID: "n1", Addr: "10.0.0.1:7422", Suffrage: "Voter", Leader: true},
 			{ID: "n2", Addr: "10.0.0.2:7422", Suffrage: "Voter", Known: true, LastContactMS: 12, Lag: 1},
 		}}, nil
 }
 
-func (m *memBackend) JoinNode(_ context.Context, id, addr string) error {
+func (m *memBackend) JoinNode(_ context.Context, id, addr string, force bool) error {
 	if id == "" || addr == "" {
 		return fmt.Errorf("%w: a node id and its cluster address are both needed", ops.ErrBadRequest)
 	}
 	return nil
 }
 
-func (m *memBackend) RemoveNode(_ context.Context, id string) error {
+func (m *memBackend) RemoveNode(_ context.Context, id string, force bool) error {
 	if id != "n2" {
 		return fmt.Errorf("%w: no member %s", ops.ErrNotFound, id)
+	}
+	if !force {
+		return fmt.Errorf("%w: remove n2 would leave 1 live voters of 2, no majority", ops.ErrRefused)
 	}
 	return nil
 }
@@ -407,7 +410,10 @@ func TestClusterCommands(t *testing.T) {
 	}{
 		{[]string{"cluster", "status"}, 0, "member    n2\t10.0.0.2:7422\tVoter\tlast contact 12ms, lag 1\n", ""},
 		{[]string{"cluster", "join", "n3", "10.0.0.3:7422"}, 0, "n3 (10.0.0.3:7422) is a member", ""},
-		{[]string{"cluster", "remove", "n2"}, 0, "n2 removed", ""},
+		{[]string{"cluster", "status"}, 0, "indexes   last 9, commit 9, applied 9 (raft), state 8\ncaught up yes\n", ""},
+		{[]string{"cluster", "remove", "n2"}, 1, "", "would leave 1 live voters of 2, no majority"},
+		{[]string{"cluster", "remove", "--force", "n2"}, 0, "n2 removed", ""},
+		{[]string{"cluster", "remove", "n2", "--force"}, 0, "n2 removed", ""},
 		{[]string{"cluster", "remove", "n9"}, 1, "", "no member n9"},
 		{[]string{"cluster", "stepdown"}, 0, "leadership handed over", ""},
 		{[]string{"cluster"}, 2, "", "usage: heraldctl cluster"},

@@ -168,7 +168,7 @@ func (d *daemon) createStore(domains map[string]bool) error {
 		return fmt.Errorf("the cluster refused this node's secret: every node needs the same cluster.secret_file: %w", err)
 	}
 	if err != nil {
-		return fmt.Errorf("opening the state store: %w", err)
+		return fmt.Errorf("opening the state store: %w", clusterStartErr(err))
 	}
 	d.node = node
 	d.store = &store{node: node, domains: domains, minPassword: d.cfg.Limits.MinPasswordLength,
@@ -226,7 +226,7 @@ func (d *daemon) createC2S() error {
 		MaxQueue:       d.cfg.Limits.MaxQueue,
 		MaxResources:   d.cfg.Limits.MaxResources,
 		Conflict:       conflict,
-		Credentials:    d.store.Credentials,
+		Credentials:    d.credentials,
 		Router:         d.router,
 		Offline:        d.store,
 		Presence:       d.roster,
