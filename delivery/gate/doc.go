@@ -27,7 +27,8 @@
 //   - the gate already holds MaxClients client connections (Client), or
 //     MaxClients+Reserve connections of any class (Server): the reserve
 //     keeps room for federation and the cluster when clients fill the
-//     ceiling. Local listeners (the admin socket) are never refused.
+//     ceiling. Unlimited listeners (the admin socket, the cluster port)
+//     are never refused.
 //
 // Exempt prefixes skip the per-address limits, never the ceiling. Each
 // refusal is counted by reason. Per-address state exists only while the

@@ -22,9 +22,10 @@ const (
 	// the ceiling plus the reserve; they never authenticate through the
 	// gate.
 	Server
-	// Local connections (the admin unix socket) get no limit, only the
+	// Unlimited connections (the admin socket, the cluster port whose
+	// handshake has its own cap) get no limit, only the
 	// accept backoff.
-	Local
+	Unlimited
 )
 
 // Defaults used where a Config field is zero.
@@ -32,7 +33,7 @@ const (
 	DefaultUnauthPerAddr  = 32
 	DefaultRatePerAddr    = 10
 	DefaultRateBurst      = 40
-	DefaultMaxAcceptDelay = time.Second
+	DefaultMaxAcceptDelay = 100 * time.Millisecond
 )
 
 // Config sets the limits. Zero fields take the defaults above; MaxClients
@@ -229,7 +230,7 @@ func (g *Gate) exempt(p netip.Prefix) bool {
 // was refused (and closed).
 func (g *Gate) admit(c net.Conn, class Class) *Conn {
 	gc := &Conn{Conn: c, g: g, class: class}
-	if class == Local {
+	if class == Unlimited {
 		return gc
 	}
 	key, keyed := addrKey(c.RemoteAddr())
