@@ -38,7 +38,11 @@ func (s *session) guardOutcome(err error) error {
 		return err
 	}
 	account := ""
-	if user := s.sasl.Username(); user != "" {
+	user := s.sasl.Username()
+	if a, ok := s.sasl.(interface{ Attempted() string }); ok {
+		user = a.Attempted() // the mechanisms name the user also after a failure
+	}
+	if user != "" {
 		if j, jerr := jid.New(user, s.domain, ""); jerr == nil {
 			account = j.String()
 		}
