@@ -27,6 +27,7 @@ type LimitsBackend interface {
 type Limits struct {
 	Open          int               `json:"open"`
 	Clients       int               `json:"clients"`
+	Addresses     int               `json:"addresses"`
 	MaxClients    int               `json:"max_clients"`
 	FileLimit     uint64            `json:"file_limit"`
 	AcceptErrors  uint64            `json:"accept_errors"`
@@ -91,6 +92,7 @@ func writeLimitMetrics(ctx context.Context, w io.Writer, b Backend) {
 	}
 	metric("gauge", "herald_connections_open", "Connections held through the connection gate.", l.Open)
 	metric("gauge", "herald_connections_clients", "Client connections held.", l.Clients)
+	metric("gauge", "herald_connections_addresses", "Addresses the gate keeps per-address state for.", l.Addresses)
 	metric("gauge", "herald_connections_max_clients", "Client connection ceiling (limits.max_connections).", l.MaxClients)
 	metric("gauge", "herald_file_limit", "The process's file descriptor limit (soft RLIMIT_NOFILE).", l.FileLimit)
 	metric("counter", "herald_accept_errors_total", "Accepts that failed temporarily (out of file descriptors...) and were retried.", l.AcceptErrors)

@@ -90,7 +90,7 @@ func (d *daemon) gated(ln net.Listener, role string) net.Listener {
 func (b *backend) Limits(ctx context.Context) (ops.Limits, error) {
 	st := b.d.gate.Stats()
 	return ops.Limits{
-		Open: st.Open, Clients: st.Clients, MaxClients: b.d.maxClients, FileLimit: b.d.fileLimit,
+		Open: st.Open, Clients: st.Clients, Addresses: st.Addresses, MaxClients: b.d.maxClients, FileLimit: b.d.fileLimit,
 		AcceptErrors: st.AcceptErrors, Refused: st.Refused,
 		AuthFailures: st.Auth.Failures, AuthSuccesses: st.Auth.Successes, AuthDelayed: st.Auth.Delayed,
 		AuthRefused: st.Auth.Refused, AuthBans: st.Auth.Bans, AuthProtected: st.Auth.Protections,

@@ -354,6 +354,15 @@ func (c *Conn) Close() error {
 	return err
 }
 
+// CloseWrite half-closes the connection when the one under it can (TCP),
+// so that a server ending a stream politely still can.
+func (c *Conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // Authenticated marks c authenticated if it came through a gate; other
 // connections are left alone.
 func Authenticated(c net.Conn) {

@@ -229,3 +229,26 @@ func TestAcceptRetriesTemporaryFailures(t *testing.T) {
 		t.Fatal("Accept on a closed listener succeeded")
 	}
 }
+
+// A gated TCP connection still half-closes: the peer reads EOF while
+// the connection stays open for reading.
+func TestCloseWrite(t *testing.T) {
+	g := New(Config{Log: quiet()})
+	s := serve(t, g, Client)
+	c, sc := s.dial(t, "127.0.0.1")
+	if sc == nil {
+		t.Fatal("refused")
+	}
+	if err := sc.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Fatalf("read %d, %v after CloseWrite, want EOF", n, err)
+	}
+	c.Write([]byte("x"))
+	sc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, _ := sc.Read(make([]byte, 1)); n != 1 {
+		t.Fatal("the half-closed connection no longer reads")
+	}
+}
