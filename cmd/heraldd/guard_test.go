@@ -67,6 +67,11 @@ func login(t *testing.T, d *daemon, local, user, password string) (cond, text st
 	t.Helper()
 	raw := dialFrom(t, local, d.addrs["c2s"][0])
 	defer raw.Close()
+	return loginOn(raw, user, password)
+}
+
+// loginOn logs in on raw, a new connection, as login does.
+func loginOn(raw net.Conn, user, password string) (cond, text string, took time.Duration) {
 	raw.Write([]byte(testStreamHeader + "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"))
 	if _, err := readUntil(raw, "<proceed"); err != nil {
 		return "closed", "", 0
@@ -267,5 +272,22 @@ func TestBruteForceLogin(t *testing.T) {
 	}
 	if cond, _, _ := login(t, d, "127.0.0.1", "alice", "correct horse"); cond != "success" {
 		t.Fatalf("after lifting the ban: %s", cond)
+	}
+}
+
+// A connection that logged in no longer counts as unauthenticated: an
+// address may hold more sessions than unauthenticated_per_ip.
+func TestAuthenticatedConnectionsNotCapped(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.Limits.UnauthenticatedPerIP = 2
+	d := startConfigured(t, cfg)
+	d.server().addUser(t, "alice@localhost", "correct horse")
+	for i := range 5 {
+		if cond, _, _ := loginOn(dialFrom(t, "127.0.0.1", d.addrs["c2s"][0]), "alice", "correct horse"); cond != "success" {
+			t.Fatalf("session %d: %s", i+1, cond)
+		}
+	}
+	if l := limitsOf(t, d); l.Clients != 5 || l.Refused[gate.ReasonUnauth] != 0 || l.AuthSuccesses != 5 {
+		t.Fatalf("limits %+v", l)
 	}
 }
