@@ -28,14 +28,14 @@ func (s *session) guardBefore() (se *xmlstream.StreamError, stop bool) {
 }
 
 // guardOutcome reports a finished exchange (err nil: the credentials were
-// right; a not-authorized Failure: they were wrong) and returns what to
-// answer: err itself, or temporary-auth-failure when the gate refuses the
-// attempt whatever its outcome. Other failures are not the credentials'
-// and pass through unrecorded.
+// right; a not-authorized Failure that is no Mismatch: they were wrong)
+// and returns what to answer: err itself, or temporary-auth-failure when
+// the gate refuses the attempt whatever its outcome. Other failures are
+// not the credentials' and pass through unrecorded.
 func (s *session) guardOutcome(err error) error {
 	var f *sasl.Failure
-	if err != nil && (!errors.As(err, &f) || f.Condition != sasl.NotAuthorized) {
-		return err
+	if err != nil && (!errors.As(err, &f) || f.Condition != sasl.NotAuthorized || f.Mismatch) {
+		return err // not a wrong password: a refused mechanism, a malformed exchange...
 	}
 	account := ""
 	user := s.sasl.Username()
