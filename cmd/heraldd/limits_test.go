@@ -146,9 +146,11 @@ exempt = ["127.0.0.0/8"]
 	for _, conn := range idle {
 		conn.Close()
 	}
+	closed := time.Now()
 	for _, role := range []string{"c2s", "c2s_tls", "s2s", "cluster", "admin"} {
 		freshClient(t, role, listeners[role])
 	}
+	t.Logf("every listener served a fresh client %v after the idle connections closed", time.Since(closed).Round(time.Millisecond))
 	if strings.Contains(c.stderr.String(), "listener stopped") {
 		t.Fatalf("a listener stopped:\n%s", tail(c.stderr.String(), 40))
 	}
@@ -161,4 +163,5 @@ exempt = ["127.0.0.0/8"]
 	if lim.AcceptErrors == 0 || lim.FileLimit != 256 {
 		t.Fatalf("limits %+v: want accept errors counted and file limit 256", lim)
 	}
+	t.Logf("%d failed accepts retried", lim.AcceptErrors)
 }
