@@ -97,6 +97,9 @@ func (s *session) negotiateSASL(el *stanza.Element) *xmlstream.StreamError {
 		}
 		s.srv.auth.attempts.Add(1)
 		s.srv.cfg.Log.Debug("c2s: SASL attempt", "mechanism", el.Get("mechanism"), "remote", s.conn.RemoteAddr().String())
+		if se, stop := s.guardBefore(); stop {
+			return se
+		}
 		sess, err := sasl.New(el.Get("mechanism"), s.saslConfig())
 		if err != nil {
 			return s.saslFailed(err)
@@ -140,7 +143,7 @@ func (s *session) saslStep(text string, initial bool) *xmlstream.StreamError {
 	}
 	out, done, err := s.sasl.Step(in)
 	if err != nil {
-		return s.saslFailed(err)
+		return s.saslFailed(s.guardOutcome(err))
 	}
 	if !done {
 		s.write(func(b []byte) []byte { return appendSASL(b, "challenge", out) }, false)
@@ -157,6 +160,9 @@ func (s *session) saslStep(text string, initial bool) *xmlstream.StreamError {
 		if a, err := jid.Parse(az); err != nil || a != full {
 			return s.saslFailed(&sasl.Failure{Condition: sasl.InvalidAuthzid})
 		}
+	}
+	if err := s.guardOutcome(nil); err != nil {
+		return s.saslFailed(err)
 	}
 	s.sasl = nil
 	s.jid = full

@@ -46,6 +46,9 @@ func (n *Node) listen(hlog hclog.Logger) (raft.Transport, error) {
 	if err != nil {
 		return nil, err
 	}
+	if n.cfg.WrapListener != nil {
+		cn.ln = n.cfg.WrapListener(cn.ln)
+	}
 	n.net = cn
 	nt := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  raftLayer{cn},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -62,6 +63,9 @@ type Config struct {
 	// Logger receives Herald's and Raft's logs (Raft's at Warn and above
 	// only). Nil discards.
 	Logger *slog.Logger
+	// WrapListener, when set, wraps the cluster port's listener, as
+	// heraldd does with its connection gate (accept backoff, metrics).
+	WrapListener func(net.Listener) net.Listener
 	// OfflineLimit is the maximum number of offline messages stored per
 	// user; default DefaultOfflineLimit. Propose stamps it into each
 	// StoreOffline, so every replica applies the proposer's limit.

@@ -56,6 +56,7 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /v1/snapshot", h.snapshot)
 	h.routeOffline(mux)
 	mux.Handle("GET /metrics", Metrics(b))
+	limitRoutes(mux, h)
 	return mux
 }
 

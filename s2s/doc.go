@@ -37,8 +37,10 @@
 //     sender (<remote-server-not-found/> when the remote domain has no
 //     usable server, <remote-server-timeout/> when it may come back), or
 //     dropped as RFC 6121 allows: broadcast presence, IQ results and
-//     errors, errors. Subscription presence is kept and retried for
-//     Config.SubscriptionRetry. The exception is a connection that dies
+//     errors, errors. Subscription presence is bounced like the rest
+//     (RFC 6121 3.1.2); after <remote-server-timeout/> (type wait) it is
+//     also kept and retried for Config.SubscriptionRetry, without a
+//     second error if that runs out. The exception is a connection that dies
 //     under a write: what that write carried is lost, since server streams
 //     have no acknowledgements (see DESIGN.md).
 //   - A peer that misbehaves (bad XML, a stanza over Limits, too many

@@ -139,12 +139,17 @@ func TestResolverFailures(t *testing.T) {
 	})
 }
 
+// A server that refuses connections is not found (RFC 6120 8.3.3.15),
+// for a subscription request too (RFC 6121 3.1.2); nothing is retried.
 func TestConnectionRefusedIsNotFound(t *testing.T) {
 	w := newWorld(t)
 	a := w.start("a.test", true)
 	w.res.set("down.test", closedAddr(t), false)
 	a.send(message("alice@a.test", "x@down.test", "refused"))
+	a.send(presence("alice@a.test", "x@down.test", "subscribe"))
 	a.router.wait(t, wait, "not-found", isError(stanza.RemoteServerNotFound))
+	a.router.wait(t, wait, "the subscribe's error", isPresenceError(stanza.RemoteServerNotFound))
+	eventually(t, wait, "the link gone", func() bool { _, ok := a.link(Outbound, "down.test"); return !ok })
 }
 
 // closedAddr is a loopback address nothing listens on.
@@ -166,27 +171,61 @@ func presence(from, to, typ string) *stanza.Element {
 	return p
 }
 
-// TestSubscriptionKeptUntilReachable: while b.test cannot be reached,
-// messages bounce, broadcast presence is dropped silently, and a
-// subscription request waits; once b is up the request arrives.
-func TestSubscriptionKeptUntilReachable(t *testing.T) {
+// silentAddr is a loopback address that accepts connections and never
+// answers: a stream setup to it times out.
+func silentAddr(t testing.TB) net.Addr {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	return ln.Addr()
+}
+
+func isPresenceError(cond stanza.Condition) func(routed) bool {
+	return func(x routed) bool { return x.st.Name.Local == "presence" && isError(cond)(x) }
+}
+
+// TestSubscriptionTimeoutToldThenRetried: while b.test's server does not
+// answer, the sender of a subscription stanza gets remote-server-timeout
+// at once (RFC 6121 3.1.2), messages bounce, broadcast presence is
+// dropped silently; the subscription stanzas are retried and arrive once
+// b is up.
+func TestSubscriptionTimeoutToldThenRetried(t *testing.T) {
 	w := newWorld(t)
-	a := w.start("a.test", true)
-	w.res.set("b.test", closedAddr(t), false)
+	a := w.start("a.test", true, func(c *Config) { c.SetupTimeout = 500 * time.Millisecond })
+	w.res.set("b.test", silentAddr(t), false)
 
 	a.send(presence("alice@a.test", "bob@b.test", "subscribe"))
 	a.send(presence("alice@a.test/r", "bob@b.test", ""))
 	a.send(message("alice@a.test", "bob@b.test", "early"))
-	a.router.wait(t, wait, "the message bounce", isError(stanza.RemoteServerNotFound))
+	got := a.router.wait(t, wait, "the subscribe's error", isPresenceError(stanza.RemoteServerTimeout))
+	if got.st.Get("type") != "error" || got.to.String() != "alice@a.test" || got.st.Get("from") != "bob@b.test" {
+		t.Fatalf("error: %s to %s", got.st, got.to)
+	}
+	a.router.wait(t, wait, "the message bounce", func(x routed) bool {
+		return x.st.Name.Local == "message" && isError(stanza.RemoteServerTimeout)(x)
+	})
 	eventually(t, wait, "a link in backoff", func() bool {
 		li, ok := a.link(Outbound, "b.test")
 		return ok && li.State == "backoff" && li.Queued == 1 && li.Failures >= 1
 	})
-	// While in backoff, a message bounces at once, a subscription waits.
+	// While in backoff, a message and a subscription answer bounce at
+	// once; the answer is kept for the retry too.
 	a.send(message("alice@a.test", "bob@b.test", "during backoff"))
 	a.send(presence("alice@a.test", "carol@b.test", "subscribed"))
-	eventually(t, wait, "the second bounce", func() bool {
-		return a.router.count(isError(stanza.RemoteServerNotFound)) == 2
+	eventually(t, wait, "the errors during backoff", func() bool {
+		return a.router.count(isError(stanza.RemoteServerTimeout)) == 4
 	})
 
 	b := w.start("b.test", true) // the resolver now points at it
@@ -196,27 +235,55 @@ func TestSubscriptionKeptUntilReachable(t *testing.T) {
 	b.router.wait(t, wait, "the subscribed at b", func(x routed) bool {
 		return x.st.Name.Local == "presence" && x.st.Get("type") == "subscribed"
 	})
-	time.Sleep(100 * time.Millisecond)
-	for _, x := range a.router.all() {
-		if x.st.Name.Local == "presence" {
-			t.Errorf("presence bounced: %s", x.st)
-		}
+	if n := a.router.count(isPresenceError(stanza.RemoteServerTimeout)); n != 2 {
+		t.Errorf("%d presence errors, want one per subscription stanza", n)
 	}
 	if n := b.router.count(func(x routed) bool { return x.st.Name.Local == "message" }); n != 0 {
 		t.Errorf("%d bounced messages delivered anyway", n)
 	}
 }
 
-func TestSubscriptionExpires(t *testing.T) {
+// TestSubscriptionRetryExpires: a kept subscription stanza is dropped
+// after SubscriptionRetry without a second error; its sender was told.
+func TestSubscriptionRetryExpires(t *testing.T) {
 	w := newWorld(t)
-	a := w.start("a.test", true, func(c *Config) { c.SubscriptionRetry = 300 * time.Millisecond })
-	w.res.set("b.test", closedAddr(t), false)
+	a := w.start("a.test", true, func(c *Config) {
+		c.SubscriptionRetry = 300 * time.Millisecond
+		c.SetupTimeout = 200 * time.Millisecond
+	})
+	w.res.set("b.test", silentAddr(t), false)
 	a.send(presence("alice@a.test", "bob@b.test", "subscribe"))
-	got := a.router.wait(t, wait, "the expired subscription", isError(stanza.RemoteServerNotFound))
-	if got.st.Name.Local != "presence" {
-		t.Errorf("bounce: %s", got.st)
-	}
+	a.router.wait(t, wait, "the subscribe's error", isPresenceError(stanza.RemoteServerTimeout))
 	eventually(t, wait, "the link gone", func() bool { _, ok := a.link(Outbound, "b.test"); return !ok })
+	if n := len(a.router.all()); n != 1 {
+		t.Errorf("%d stanzas back to the sender, want the one error: %v", n, a.router.all())
+	}
+}
+
+// TestSubscriptionToMissingDomain: every subscription stanza to a domain
+// that does not exist (NXDOMAIN from a real DNS server) comes back at once
+// as remote-server-not-found (RFC 6121 3.1.2, 3.2.2, 3.3.2; RFC 6120
+// 8.3.3.15), and nothing waits for a retry.
+func TestSubscriptionToMissingDomain(t *testing.T) {
+	d := newTestDNS(t, "a.test. 300 IN A 127.0.0.1")
+	w := newWorld(t)
+	a := w.start("a.test", true, func(c *Config) { c.Resolver = newTestResolver(d.addr) })
+	start := time.Now()
+	for _, typ := range []string{"subscribe", "subscribed", "unsubscribe", "unsubscribed"} {
+		a.send(presence("alice@a.test", "bob@nowhere.test", typ))
+	}
+	eventually(t, wait, "four errors", func() bool {
+		return a.router.count(isPresenceError(stanza.RemoteServerNotFound)) == 4
+	})
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("errors took %v", took)
+	}
+	for _, x := range a.router.all() {
+		if x.to.String() != "alice@a.test" || x.st.Get("from") != "bob@nowhere.test" {
+			t.Errorf("error %s to %s", x.st, x.to)
+		}
+	}
+	eventually(t, wait, "no link left", func() bool { _, ok := a.link(Outbound, "nowhere.test"); return !ok })
 }
 
 func TestQueuedStanzasFlushedInOrder(t *testing.T) {

@@ -19,7 +19,7 @@ type linkState uint8
 const (
 	connecting linkState = iota // a setup goroutine runs; stanzas wait in pending
 	ready                       // c carries stanzas
-	backoff                     // the last setup failed; kept subscriptions wait for the retry timer
+	backoff                     // the last setup failed temporarily; kept subscriptions wait for the retry timer
 	closed                      // out of the server's map; refuses stanzas
 )
 
@@ -153,16 +153,18 @@ func (l *link) enqueue(e entry) bool {
 		}
 		l.pending = append(l.pending, e)
 	case backoff:
-		if !isSubscription(e.st) || len(l.pending) >= max {
-			cond := conditionOf(l.lastErr)
-			l.mu.Unlock()
-			// The remote domain failed a moment ago and waits for its
-			// retry: the sender learns at once rather than after it.
-			s.bounce(e, cond)
-			return true
+		cond := conditionOf(l.lastErr)
+		// The remote domain failed a moment ago and waits for its retry:
+		// the sender learns at once rather than after it. A subscription
+		// stanza is also kept for the retry (see setupDone).
+		keep := isSubscription(e.st) && len(l.pending) < max
+		if keep {
+			e.kept = s.now()
+			l.pending = append(l.pending, e)
 		}
-		e.kept = s.now()
-		l.pending = append(l.pending, e)
+		l.mu.Unlock()
+		s.bounce(e, cond)
+		return true
 	}
 	l.mu.Unlock()
 	return true
@@ -220,17 +222,30 @@ func (l *link) setupDone(c *outConn, err error) {
 	now := s.now()
 	var failed, kept []entry
 	for _, e := range l.pending {
-		// RFC 6121 3.1.3 and 3.3: the sender's server may keep
-		// subscription requests and answers and send them later; they are
-		// kept (for SubscriptionRetry), everything else goes back now.
-		if isSubscription(e.st) && (e.kept.IsZero() || now.Sub(e.kept) < s.cfg.SubscriptionRetry) {
-			if e.kept.IsZero() {
-				e.kept = now
+		// RFC 6121 3.1.2 (and 3.2.2, 3.3.2, 3.4.2 for the other
+		// subscription stanzas): when a subscription stanza cannot be
+		// remotely routed, because the remote server does not exist or
+		// cannot be reached, or contacting it times out, the user's server
+		// MUST return an error stanza to the user. Every stanza waiting
+		// goes back now with the condition of RFC 6120 8.3.3.15/8.3.3.16
+		// (conditionOf). After a temporary failure (remote-server-timeout)
+		// a subscription stanza is also kept and retried in the background
+		// for SubscriptionRetry, so that a request to a domain that is
+		// briefly unreachable still arrives; the user was told first.
+		if !e.kept.IsZero() {
+			// Told already, at its first failure.
+			if now.Sub(e.kept) < s.cfg.SubscriptionRetry && cond == stanza.RemoteServerTimeout {
+				kept = append(kept, e)
+			} else {
+				s.cfg.Log.Info("s2s: gave up retrying a subscription stanza", "from", e.from.String(), "to", e.to.String(), "err", err)
 			}
-			kept = append(kept, e)
 			continue
 		}
 		failed = append(failed, e)
+		if isSubscription(e.st) && cond == stanza.RemoteServerTimeout {
+			e.kept = now
+			kept = append(kept, e)
+		}
 	}
 	l.pending = kept
 	if len(kept) > 0 {
@@ -264,7 +279,6 @@ func (l *link) retryNow() {
 		l.mu.Unlock()
 		return
 	}
-	cond := conditionOf(l.lastErr)
 	now := s.now()
 	var expired []entry
 	kept := l.pending[:0]
@@ -286,7 +300,8 @@ func (l *link) retryNow() {
 	}
 	l.mu.Unlock()
 	for _, e := range expired {
-		s.bounce(e, cond)
+		// Its sender got the error when it was first kept.
+		s.cfg.Log.Info("s2s: gave up retrying a subscription stanza", "from", e.from.String(), "to", e.to.String())
 	}
 	if !start {
 		s.removeLink(l)
@@ -398,7 +413,9 @@ func (l *link) shutdown() {
 		pending = append(pending, c.q.end([]byte(xmlstream.StreamCloseTag))...)
 	}
 	for _, e := range pending {
-		s.bounce(e, stanza.RemoteServerTimeout)
+		if e.kept.IsZero() { // a kept subscription's sender was told already
+			s.bounce(e, stanza.RemoteServerTimeout)
+		}
 	}
 }
 

@@ -11,11 +11,16 @@ type plainSession struct {
 	asked   bool // sent the empty challenge
 	over    bool // succeeded or failed
 	user    string
+	tried   string // the prepared username tried, kept after a failure
 	authzID string
 }
 
 func (s *plainSession) Username() string { return s.user }
-func (s *plainSession) AuthzID() string  { return s.authzID }
+
+// Attempted returns the prepared username the client tried, also after a
+// failure; "" before the mechanism read one.
+func (s *plainSession) Attempted() string { return s.tried }
+func (s *plainSession) AuthzID() string   { return s.authzID }
 
 func (s *plainSession) fail(c Condition, text string) ([]byte, bool, error) {
 	s.over = true
@@ -46,6 +51,7 @@ func (s *plainSession) Step(in []byte) ([]byte, bool, error) {
 		return s.fail(MalformedRequest, "expected authzid NUL authcid NUL passwd")
 	}
 	user, creds, decoy, f := credentialsFor(s.cfg, string(parts[1]))
+	s.tried = user
 	if f != nil {
 		return s.fail(f.Condition, f.Text)
 	}

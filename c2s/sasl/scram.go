@@ -64,6 +64,10 @@ func (s *scramSession) Username() string {
 	return s.user
 }
 
+// Attempted returns the prepared username the client tried, also after a
+// failure; "" before the client-first-message.
+func (s *scramSession) Attempted() string { return s.user }
+
 func (s *scramSession) AuthzID() string { return s.authzID }
 
 func (s *scramSession) fail(c Condition, text string) ([]byte, bool, error) {

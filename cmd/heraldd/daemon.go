@@ -22,6 +22,7 @@ import (
 	"github.com/heraldxmpp/herald/consensus"
 	"github.com/heraldxmpp/herald/delivery"
 	"github.com/heraldxmpp/herald/delivery/disco"
+	"github.com/heraldxmpp/herald/delivery/gate"
 	"github.com/heraldxmpp/herald/delivery/jid"
 	"github.com/heraldxmpp/herald/delivery/stanza"
 	"github.com/heraldxmpp/herald/delivery/xmlstream"
@@ -47,6 +48,10 @@ type daemon struct {
 	tls      *tls.Config
 	admin    *http.Server
 	metrics  *http.Server
+	// gate is in front of every listener (limits.go).
+	gate       *gate.Gate
+	fileLimit  uint64
+	maxClients int
 	// addrs are the bound listener addresses by role, for the log, the
 	// status call and tests that listen on port 0.
 	addrs map[string][]string
@@ -88,6 +93,9 @@ func newDaemon(cfg config.Config, log *slog.Logger) (_ *daemon, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the data directory: %w", err)
 	}
+	if err := d.createGate(); err != nil {
+		return nil, err
+	}
 	if err := d.createStore(domains); err != nil {
 		return nil, err
 	}
@@ -120,7 +128,7 @@ func (d *daemon) serve() error {
 	}
 	for _, l := range lns {
 		go func() {
-			if err := l.serve(l.ln); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, http.ErrServerClosed) {
+			if err := l.serve(d.gated(l.ln, l.role)); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, http.ErrServerClosed) {
 				d.log.Error("listener stopped", "role", l.role, "addr", l.ln.Addr().String(), "err", err)
 			}
 		}()
@@ -154,6 +162,7 @@ func (d *daemon) createStore(domains map[string]bool) error {
 		Bootstrap:    true,
 		Logger:       d.log.With("component", "consensus"),
 		OfflineLimit: d.cfg.Limits.OfflinePerUser,
+		WrapListener: func(ln net.Listener) net.Listener { return d.gated(ln, "cluster") },
 	}
 	if c := d.cfg.Cluster; c.Bind != "" {
 		secret, err := os.ReadFile(c.SecretFile)

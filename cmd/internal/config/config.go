@@ -9,6 +9,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"time"
@@ -90,6 +91,34 @@ type Limits struct {
 	// SubscribesPerMinute limits outbound subscribe requests per user;
 	// past it, resource-constraint.
 	SubscribesPerMinute int `toml:"subscribes_per_minute"`
+
+	// MaxConnections caps client connections held at once; federation and
+	// the cluster get ConnectionReserve more. Default: three quarters of
+	// the file descriptor limit (heraldd computes it at start).
+	MaxConnections    int `toml:"max_connections"`
+	ConnectionReserve int `toml:"connection_reserve"`
+	// UnauthenticatedPerIP caps client connections from one address (IPv6:
+	// one /64) that have not authenticated yet.
+	UnauthenticatedPerIP int `toml:"unauthenticated_per_ip"`
+	// ConnectRatePerIP is the sustained number of new connections per
+	// second from one address; ConnectBurstPerIP how many may come at once.
+	ConnectRatePerIP  int `toml:"connect_rate_per_ip"`
+	ConnectBurstPerIP int `toml:"connect_burst_per_ip"`
+	// Exempt lists addresses or prefixes ("127.0.0.0/8") free of the
+	// per-address connection limits and of login bans.
+	Exempt []string `toml:"exempt"`
+
+	// AuthDelayAfter failed logins from one address slow its next
+	// attempts; AuthBanAfter refuse them for AuthBanTime. Failures older
+	// than AuthWindow are forgotten.
+	AuthDelayAfter int      `toml:"auth_delay_after"`
+	AuthBanAfter   int      `toml:"auth_ban_after"`
+	AuthBanTime    Duration `toml:"auth_ban_time"`
+	AuthWindow     Duration `toml:"auth_window"`
+	// AuthAccountAfter failed logins to one account, from any addresses,
+	// protect it: addresses that failed on it are refused for it, new
+	// ones slowed, the user's known addresses unaffected.
+	AuthAccountAfter int `toml:"auth_account_after"`
 }
 
 // Admin configures the admin API.
@@ -220,6 +249,22 @@ func (c *Config) Defaults() {
 	if l.SubscribesPerMinute == 0 {
 		l.SubscribesPerMinute = 60
 	}
+	for _, d := range []struct {
+		v   *int
+		def int
+	}{
+		{&l.UnauthenticatedPerIP, 32}, {&l.ConnectRatePerIP, 10}, {&l.ConnectBurstPerIP, 40},
+		{&l.AuthDelayAfter, 3}, {&l.AuthBanAfter, 10}, {&l.AuthAccountAfter, 20},
+	} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	for _, d := range []*Duration{&l.AuthBanTime, &l.AuthWindow} {
+		if d.Duration == 0 {
+			d.Duration = 15 * time.Minute
+		}
+	}
 	if c.Admin.Socket == "" {
 		c.Admin.Socket = filepath.Join(c.DataDir, "admin.sock")
 	}
@@ -253,12 +298,53 @@ func (c *Config) Validate() error {
 	if c.Limits.MaxDepth < 4 {
 		return errors.New("config: limits.max_depth must be at least 4")
 	}
+	if err := c.Limits.validate(); err != nil {
+		return err
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("config: log_level must be debug, info, warn or error, not %q", c.LogLevel)
 	}
 	return nil
+}
+
+// validate checks the connection and login limits.
+func (l *Limits) validate() error {
+	for _, v := range []struct {
+		name string
+		n    int
+	}{
+		{"max_connections", l.MaxConnections}, {"connection_reserve", l.ConnectionReserve},
+		{"unauthenticated_per_ip", l.UnauthenticatedPerIP}, {"connect_rate_per_ip", l.ConnectRatePerIP},
+		{"connect_burst_per_ip", l.ConnectBurstPerIP}, {"auth_delay_after", l.AuthDelayAfter},
+		{"auth_ban_after", l.AuthBanAfter}, {"auth_account_after", l.AuthAccountAfter},
+	} {
+		if v.n < 0 {
+			return fmt.Errorf("config: limits.%s must not be negative", v.name)
+		}
+	}
+	if _, err := l.ExemptPrefixes(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// ExemptPrefixes parses Exempt: addresses stand for their own prefix.
+func (l *Limits) ExemptPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, e := range l.Exempt {
+		p, err := netip.ParsePrefix(e)
+		if err != nil {
+			a, aerr := netip.ParseAddr(e)
+			if aerr != nil {
+				return nil, fmt.Errorf("config: limits.exempt: %q is neither an address nor a prefix", e)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // Find returns the config to use: path when given, else the defaults.

@@ -1,0 +1,60 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func load(t *testing.T, text string) (Config, error) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "herald.toml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(p)
+	if err != nil {
+		return c, err
+	}
+	c.Defaults()
+	return c, c.Validate()
+}
+
+func TestConnectionLimitDefaults(t *testing.T) {
+	c, err := load(t, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Limits
+	if l.UnauthenticatedPerIP != 32 || l.ConnectRatePerIP != 10 || l.ConnectBurstPerIP != 40 ||
+		l.AuthDelayAfter != 3 || l.AuthBanAfter != 10 || l.AuthAccountAfter != 20 ||
+		l.AuthBanTime.Minutes() != 15 || l.AuthWindow.Minutes() != 15 || l.MaxConnections != 0 || len(l.Exempt) != 0 {
+		t.Fatalf("defaults %+v", l)
+	}
+}
+
+func TestConnectionLimitKeys(t *testing.T) {
+	c, err := load(t, `[limits]
+max_connections = 5000
+exempt = ["127.0.0.0/8", "::1", "2001:db8::/32"]
+auth_ban_time = "1h"
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Limits.ExemptPrefixes()
+	if err != nil || len(p) != 3 || p[1].String() != "::1/128" || c.Limits.AuthBanTime.Hours() != 1 || c.Limits.MaxConnections != 5000 {
+		t.Fatalf("prefixes %v err %v limits %+v", p, err, c.Limits)
+	}
+	for text, want := range map[string]string{
+		"[limits]\nexempt = [\"localhost\"]":    "limits.exempt",
+		"[limits]\nunauthenticated_per_ip = -1": "limits.unauthenticated_per_ip",
+		"[limits]\nconnections_per_ip = 3":      "unknown key limits.connections_per_ip",
+		"[limits]\nauth_ban_time = \"forever\"": "auth_ban_time",
+	} {
+		if _, err := load(t, text); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err %v, want one naming %s", text, err, want)
+		}
+	}
+}
