@@ -303,9 +303,10 @@ func (c *outConn) startTLS(direct bool) error {
 	s := c.srv
 	own := s.clientCert(c.local)
 	cfg := s.cfg.TLS.Clone()
+	// Only GetClientCertificate (below) chooses what we present; a client
+	// never reads the server-side name map a Config may carry.
 	cfg.Certificates = nil
 	cfg.GetCertificate = nil
-	cfg.NameToCertificate = nil //nolint:staticcheck // cleared so that only GetClientCertificate chooses
 	cfg.ServerName = c.remote
 	if a, err := idna.Lookup.ToASCII(c.remote); err == nil {
 		cfg.ServerName = a
