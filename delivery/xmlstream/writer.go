@@ -109,7 +109,7 @@ func GetBuf() *[]byte { return writeBufs.Get().(*[]byte) }
 
 // PutBuf returns a buffer to the pool; a burst's large buffer is let go.
 func PutBuf(b *[]byte) {
-	if cap(*b) > 64<<10 {
+	if cap(*b) > 256<<10 {
 		return
 	}
 	*b = (*b)[:0]
