@@ -38,8 +38,8 @@
 //     bytes waiting, or whose write blocks for Config.WriteTimeout, is
 //     disconnected (writer.go says what is dropped).
 //   - A stored message leaves storage (OfflineQueue.Ack) only once it was
-//     written to the client's connection and the session was still alive
-//     after it. Replay goes in batches of at most MaxQueue/4 bytes, one
+//     written to the client's connection and the connection was not cut
+//     (write timeout, queue full) after it. Replay goes in batches of at most MaxQueue/4 bytes, one
 //     after the other, so it never fills the queue by itself; one resource
 //     of an account replays at a time. A client cut off mid-replay gets
 //     the rest at its next login; a message of the batch in flight may

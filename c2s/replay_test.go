@@ -111,6 +111,48 @@ func TestOfflineReplaySlowClient(t *testing.T) {
 		t.Logf("every message arrived; %d duplicates in all", total)
 		eventually(t, "the store to empty", func() bool { p, _ := e.offline.state(romeo); return p == 0 })
 	})
+
+	// A second resource becomes available while the first, stalled, holds
+	// the replay: it gets nothing then, and the rest once the first is cut
+	// off.
+	t.Run("handover", func(t *testing.T) {
+		e := newEnv(t, func(c *Config) { c.WriteTimeout = 2 * time.Second })
+		e.storeMessages(t, romeo, n, size)
+		a := e.login(t, "romeo", "a")
+		defer a.raw.Close()
+		if err := a.raw.(*net.TCPConn).SetReadBuffer(256 << 10); err != nil {
+			t.Fatal(err)
+		}
+		a.send(`<presence/>`)
+		eventually(t, "the replay to a", func() bool { p, acked := e.offline.state(romeo); return acked > 0 && p > 0 })
+		b := e.login(t, "romeo", "b")
+		b.available()
+		if e.srv.Sessions() != 2 {
+			t.Fatal("a was cut off before b became available: the test proves nothing")
+		}
+		// a is cut off (WriteTimeout) while it does not read; b gets what
+		// a's replay had not written.
+		eventually(t, "a to be cut off", func() bool { return e.srv.Sessions() == 1 })
+		// What a's replay wrote before the cut is still in a's socket.
+		seen := map[string]bool{}
+		for {
+			el, err := a.read()
+			if err != nil {
+				break
+			}
+			if el.Name.Local == "message" {
+				seen[el.Get("id")] = true
+			}
+		}
+		fromA := len(seen)
+		for len(seen) < n {
+			if el := b.next(); el.Name.Local == "message" {
+				seen[el.Get("id")] = true
+			}
+		}
+		eventually(t, "the store to empty", func() bool { p, _ := e.offline.state(romeo); return p == 0 })
+		t.Logf("a read %d messages, b got the rest after a was cut off", fromA)
+	})
 }
 
 // eventually polls cond until it holds or ioTimeout passes.

@@ -196,10 +196,26 @@ func (s *session) deliverOffline() {
 		s.srv.cfg.Log.Warn("c2s: reading offline messages failed", "jid", bare.String(), "err", err)
 	}
 	if len(msgs) == 0 || !s.srv.streams.Go(func() {
-		defer s.srv.releaseReplay(bare)
-		s.replayOffline(q, bare, msgs)
+		cut := !s.replayOffline(q, bare, msgs)
+		s.srv.releaseReplay(bare)
+		if cut {
+			s.srv.handOver(bare, s)
+		}
 	}) {
 		s.srv.releaseReplay(bare)
+	}
+}
+
+// handOver gives a replay that ended with its session to another
+// available resource of the account with a non-negative priority, if
+// there is one; otherwise the rest waits for the next initial presence.
+func (s *Server) handOver(bare jid.JID, from *session) {
+	var buf [8]delivery.Resource
+	for _, r := range s.cfg.Router.Registry.Resources(buf[:0], bare) {
+		if next, ok := r.Sink.(*session); ok && next != from && r.Available && r.Priority >= 0 {
+			next.deliverOffline()
+			return
+		}
 	}
 }
 
@@ -225,12 +241,16 @@ func written(rs []*replay) {
 // bytes (a batch holds at least one message), each after the previous
 // one was written, so that the replay never fills the queue by itself and
 // a slow client is not cut off for it. A batch leaves storage (Ack) only
-// once it was written to the connection and the session is still alive
-// after it; without stream management (XEP-0198) that is all the server
-// can know. When the session ends first, the rest stays stored for the
+// once its bytes were written to the connection and the connection was
+// not cut meanwhile (a write that timed out or failed, the queue past
+// MaxQueue); without stream management (XEP-0198) that is all the server
+// can know. A client that closes its stream after reading is not cut. When the session ends first, the rest stays stored for the
 // next login: a message of the batch being written may then arrive twice,
 // never not at all.
-func (s *session) replayOffline(q OfflineQueue, bare jid.JID, msgs []Stored) {
+//
+// It reports false when the session ended before every message was
+// acknowledged.
+func (s *session) replayOffline(q OfflineQueue, bare jid.JID, msgs []Stored) bool {
 	budget := max(s.srv.cfg.MaxQueue/4, 1)
 	defer func() {
 		s.closeMu.Lock()
@@ -242,7 +262,7 @@ func (s *session) replayOffline(q OfflineQueue, bare jid.JID, msgs []Stored) {
 		s.closeMu.Lock()
 		if s.ended {
 			s.closeMu.Unlock()
-			return
+			return false
 		}
 		s.replay = r
 		s.closeMu.Unlock()
@@ -259,19 +279,22 @@ func (s *session) replayOffline(q OfflineQueue, bare jid.JID, msgs []Stored) {
 				size += len(b) - l
 				return b
 			}, false) {
-				return
+				return false
 			}
 			n++
 		}
-		if !s.q.PushItem(func(b []byte) []byte { return b }, r) || !<-r.done || !s.q.Alive() {
-			return
+		if !s.q.PushItem(func(b []byte) []byte { return b }, r) || !<-r.done || s.q.Cut() {
+			return false
 		}
 		if err := q.Ack(bare, msgs[n-1].Seq); err != nil {
+			// The store failed, not the session: the messages stay and
+			// come again at the next login.
 			s.srv.cfg.Log.Warn("c2s: removing delivered offline messages failed", "jid", bare.String(), "err", err)
-			return
+			return true
 		}
 		msgs = msgs[n:]
 	}
+	return true
 }
 
 // endReplay stops a replay of stored messages when the session ends.

@@ -42,6 +42,7 @@ type Writer[T any] struct {
 	closing    bool // the stream ends once what is queued is written
 	readerDone bool // the reader has exited
 	dead       bool // the connection is closed: drop everything
+	cut        bool // by the writer: a failed write, or past Max
 }
 
 // WriterConfig is what a server's streams share; it must not change once
@@ -148,7 +149,7 @@ func (w *Writer[T]) push(fn func([]byte) []byte, last, item bool, v T) bool {
 	}
 	*w.buf = fn(*w.buf)
 	if w.cfg.Max > 0 && len(*w.buf) > w.cfg.Max {
-		w.dead = true
+		w.dead, w.cut = true, true
 		w.mu.Unlock()
 		if w.cfg.Full != nil {
 			w.cfg.Full(w.raw)
@@ -196,11 +197,13 @@ func (w *Writer[T]) Pending() int {
 	return len(w.items.vals)
 }
 
-// Alive reports whether the connection is still open for writing.
-func (w *Writer[T]) Alive() bool {
+// Cut reports whether the writer cut the connection: a write failed or
+// timed out, or Max was passed. A stream that ended otherwise (the peer
+// closed it, the reader stopped) was not cut.
+func (w *Writer[T]) Cut() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return !w.dead
+	return w.cut
 }
 
 // ReaderExit is called by the reader when it stops. The connection closes
@@ -317,7 +320,7 @@ func (w *Writer[T]) write(b []byte, items marks[T]) bool {
 
 func (w *Writer[T]) fail(rest []T) {
 	w.mu.Lock()
-	w.dead = true
+	w.dead, w.cut = true, true
 	w.writing = false
 	lost := append(slices.Clone(rest), w.items.vals...)
 	w.items.reset()

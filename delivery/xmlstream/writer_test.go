@@ -140,7 +140,7 @@ func TestWriterFull(t *testing.T) {
 	if _, _, full := r.get(); full != 1 {
 		t.Fatalf("Full told %d times", full)
 	}
-	if w.Alive() || w.Push(text("z"), false) {
+	if !w.Cut() || w.Push(text("z"), false) {
 		t.Fatal("the writer takes more after it was cut off")
 	}
 	peer.SetReadDeadline(time.Now().Add(20 * time.Second))
@@ -166,7 +166,7 @@ func TestWriterTimeoutUnsent(t *testing.T) {
 	n := 0
 	for ; n < 4000 && w.PushItem(text(big), n); n++ {
 	}
-	waitFor(t, "the write to time out", func() bool { return !w.Alive() })
+	waitFor(t, "the write to time out", w.Cut)
 	waitFor(t, "the writer to stop", func() bool { w.mu.Lock(); defer w.mu.Unlock(); return !w.writing })
 	written, unsent, _ := r.get()
 	if len(unsent) == 0 {
@@ -219,6 +219,9 @@ func TestWriterEnd(t *testing.T) {
 	}
 	if w.Push(text("x"), false) || w.End(text("again")) != nil {
 		t.Fatal("an ended writer takes more")
+	}
+	if w.Cut() {
+		t.Fatal("a stream that ended normally counts as cut")
 	}
 }
 
