@@ -536,8 +536,7 @@ func (c *outConn) run() {
 	for {
 		ev, err := c.dec.Next()
 		if err != nil {
-			var se *xmlstream.StreamError
-			if errors.As(err, &se) {
+			if se, _ := xmlstream.ReadError(err, false); se != nil {
 				unsent = append(unsent, c.q.End(appendStreamError(se))...)
 			}
 			break
