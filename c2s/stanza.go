@@ -244,9 +244,10 @@ func written(rs []*replay) {
 // once its bytes were written to the connection and the connection was
 // not cut meanwhile (a write that timed out or failed, the queue past
 // MaxQueue); without stream management (XEP-0198) that is all the server
-// can know. A client that closes its stream after reading is not cut. When the session ends first, the rest stays stored for the
-// next login: a message of the batch being written may then arrive twice,
-// never not at all.
+// can know; a client that closes its stream after reading was not cut.
+// When the session ends first, the rest stays stored for another
+// resource (handOver) or the next login: a message of the batch being
+// written may then arrive twice, never not at all.
 //
 // It reports false when the session ended before every message was
 // acknowledged.
