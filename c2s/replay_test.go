@@ -116,7 +116,7 @@ func TestOfflineReplaySlowClient(t *testing.T) {
 	// the replay: it gets nothing then, and the rest once the first is cut
 	// off.
 	t.Run("handover", func(t *testing.T) {
-		e := newEnv(t, func(c *Config) { c.WriteTimeout = 2 * time.Second })
+		e := newEnv(t, func(c *Config) { c.WriteTimeout = 4 * time.Second })
 		e.storeMessages(t, romeo, n, size)
 		a := e.login(t, "romeo", "a")
 		defer a.raw.Close()
