@@ -34,7 +34,8 @@ func NewStreamID() string {
 // the stream was still negotiating (afterwards a deadline is ours to
 // handle, not the peer's fault); nil otherwise. hungUp reports that the
 // peer closed the connection or that it was closed under the reader, so
-// nothing is worth logging.
+// nothing is worth logging. (An error of the server's own, rather than of
+// the read, goes through ToStreamError.)
 func ReadError(err error, negotiating bool) (se *StreamError, hungUp bool) {
 	var ne net.Error
 	switch {
