@@ -147,6 +147,8 @@ func New(cfg Config) (*Server, error) {
 		Timeout: cfg.WriteTimeout,
 		Max:     cfg.MaxQueue,
 		Written: written,
+		Unsent:  unwritten,
+		Lost:    unwritten,
 		Full: func(raw net.Conn) {
 			cfg.Log.Info("c2s: client not reading, queue full; closing", "remote", raw.RemoteAddr().String())
 		},

@@ -47,10 +47,9 @@ type session struct {
 	q xmlstream.Writer[*replay] // used once bound (writer.go)
 
 	closeMu   sync.Mutex
-	outHeader bool    // our stream header has been written
-	bound     bool    // registered with the router; writes use the queue
-	replay    *replay // the batch of stored messages being written
-	ended     bool    // the reader has ended
+	outHeader bool // our stream header has been written
+	bound     bool // registered with the router; writes use the queue
+	ended     bool // the reader has ended
 }
 
 // run is the reader goroutine: it negotiates the stream and then reads

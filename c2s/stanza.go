@@ -219,8 +219,9 @@ func (s *Server) handOver(bare jid.JID, from *session) {
 	}
 }
 
-// replay is one batch of stored messages on its way to the client: the
-// writer reports it written (true), the end of the session reports false.
+// replay is one batch of stored messages on its way to the client. The
+// session's writer reports it exactly once: written (true), or not
+// (false: the connection failed or was cut off first).
 type replay struct{ done chan bool }
 
 func (r *replay) signal(ok bool) {
@@ -234,6 +235,14 @@ func (r *replay) signal(ok bool) {
 func written(rs []*replay) {
 	for _, r := range rs {
 		r.signal(true)
+	}
+}
+
+// unwritten is the session writer's report that batches were not, or may
+// not have been, written.
+func unwritten(rs []*replay) {
+	for _, r := range rs {
+		r.signal(false)
 	}
 }
 
@@ -253,20 +262,13 @@ func written(rs []*replay) {
 // acknowledged.
 func (s *session) replayOffline(q OfflineQueue, bare jid.JID, msgs []Stored) bool {
 	budget := max(s.srv.cfg.MaxQueue/4, 1)
-	defer func() {
-		s.closeMu.Lock()
-		s.replay = nil
-		s.closeMu.Unlock()
-	}()
 	for len(msgs) > 0 {
-		r := &replay{done: make(chan bool, 1)}
 		s.closeMu.Lock()
-		if s.ended {
-			s.closeMu.Unlock()
+		ended := s.ended
+		s.closeMu.Unlock()
+		if ended {
 			return false
 		}
-		s.replay = r
-		s.closeMu.Unlock()
 		n, size := 0, 0
 		for n < len(msgs) && size < budget {
 			m := msgs[n].Stanza
@@ -284,6 +286,7 @@ func (s *session) replayOffline(q OfflineQueue, bare jid.JID, msgs []Stored) boo
 			}
 			n++
 		}
+		r := &replay{done: make(chan bool, 1)}
 		if !s.q.PushItem(func(b []byte) []byte { return b }, r) || !<-r.done || s.q.Cut() {
 			return false
 		}
@@ -298,15 +301,12 @@ func (s *session) replayOffline(q OfflineQueue, bare jid.JID, msgs []Stored) boo
 	return true
 }
 
-// endReplay stops a replay of stored messages when the session ends.
+// endReplay stops a replay of stored messages when the session ends:
+// no batch follows the one being written.
 func (s *session) endReplay() {
 	s.closeMu.Lock()
 	s.ended = true
-	r := s.replay
 	s.closeMu.Unlock()
-	if r != nil {
-		r.signal(false)
-	}
 }
 
 // claimReplay reserves the replay of bare's stored messages; false when

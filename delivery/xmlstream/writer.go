@@ -13,12 +13,14 @@ import (
 // goroutine exists only while there is something to write, so an idle
 // stream pins neither a goroutine nor a buffer (buffers come from a pool).
 //
-// Items of type T may be tied to the bytes queued with them (PushItem):
-// once those bytes are written, Config.Written gets the item; items whose
-// bytes were never handed to the connection go to Config.Unsent when the
-// stream fails. Items in a write that failed get neither: their bytes may
-// or may not have left. s2s uses this to send again the stanzas a dropped
-// connection never wrote; c2s to learn when stored messages were written.
+// Items of type T may be tied to the bytes queued with them (PushItem).
+// Each item is reported exactly once: to Config.Written once its bytes
+// are written; to Config.Unsent when the stream failed or was cut off
+// before they were handed to the connection; to Config.Lost when they
+// were in the write that failed (they may or may not have left). Only
+// End hands items back to its caller instead. s2s uses this to send again
+// the stanzas a dropped connection never wrote; c2s to learn when stored
+// messages were written.
 //
 // Bounds and what happens past them:
 //   - More than Config.Max bytes waiting (the peer does not read): the
@@ -65,6 +67,8 @@ type WriterConfig[T any] struct {
 	// Unsent gets the items whose bytes were never handed to the
 	// connection when it failed or was cut off; nil drops them.
 	Unsent func([]T)
+	// Lost gets the items of a write that failed; nil drops them.
+	Lost func([]T)
 	// Full is told when Max was passed, before the connection closes.
 	Full func(raw net.Conn)
 }
@@ -150,7 +154,9 @@ func (w *Writer[T]) push(fn func([]byte) []byte, last, item bool, v T) bool {
 	*w.buf = fn(*w.buf)
 	if w.cfg.Max > 0 && len(*w.buf) > w.cfg.Max {
 		w.dead, w.cut = true, true
+		unsent := w.takeItems()
 		w.mu.Unlock()
+		w.report(w.cfg.Unsent, unsent)
 		if w.cfg.Full != nil {
 			w.cfg.Full(w.raw)
 		}
@@ -264,20 +270,18 @@ func (w *Writer[T]) flush() {
 // while to read the peer's closing tag.
 func (w *Writer[T]) finish() {
 	w.writing = false
-	if w.buf != nil {
-		PutBuf(w.buf) // dead: dropped
-		w.buf = nil
-	}
 	if !w.closing && !w.dead {
 		w.mu.Unlock()
 		return
 	}
+	unsent := w.takeItems() // dead: what waits is dropped
 	closed := w.dead
 	linger := !w.dead && !w.readerDone && w.cfg.Linger > 0
 	if !linger {
 		w.dead = true
 	}
 	w.mu.Unlock()
+	w.report(w.cfg.Unsent, unsent)
 	switch {
 	case linger:
 		// RFC 6120 4.4: wait a while for the peer's closing tag; the
@@ -298,7 +302,9 @@ func (w *Writer[T]) write(b []byte, items marks[T]) bool {
 		w.conn.SetWriteDeadline(time.Now().Add(w.cfg.Timeout))
 		if _, err := w.conn.Write(b[off:end]); err != nil {
 			// The items of this write may or may not have left.
-			items.drop(items.upTo(end))
+			n := items.upTo(end)
+			w.report(w.cfg.Lost, items.vals[:n])
+			items.drop(n)
 			w.fail(items.vals)
 			return false
 		}
@@ -322,19 +328,29 @@ func (w *Writer[T]) fail(rest []T) {
 	w.mu.Lock()
 	w.dead, w.cut = true, true
 	w.writing = false
-	lost := append(slices.Clone(rest), w.items.vals...)
-	w.items.reset()
+	unsent := append(slices.Clone(rest), w.takeItems()...)
+	w.mu.Unlock()
+	// Back to the owner before the connection closes, so that the
+	// reader's exit (which the close causes) finds them there.
+	w.report(w.cfg.Unsent, unsent)
+	w.raw.Close()
+}
+
+// takeItems drops what waits, with w.mu held, and returns its items.
+func (w *Writer[T]) takeItems() []T {
 	if w.buf != nil {
 		PutBuf(w.buf)
 		w.buf = nil
 	}
-	w.mu.Unlock()
-	// Back to the owner before the connection closes, so that the
-	// reader's exit (which the close causes) finds them there.
-	if w.cfg.Unsent != nil && len(lost) > 0 {
-		w.cfg.Unsent(lost)
+	v := slices.Clone(w.items.vals)
+	w.items.reset()
+	return v
+}
+
+func (w *Writer[T]) report(to func([]T), v []T) {
+	if to != nil && len(v) > 0 {
+		to(v)
 	}
-	w.raw.Close()
 }
 
 func (w *Writer[T]) closeConn() { Close(w.conn, w.raw) }

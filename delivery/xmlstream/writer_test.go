@@ -39,6 +39,7 @@ type record struct {
 	mu      sync.Mutex
 	written []int
 	unsent  []int
+	lost    []int
 	full    int
 }
 
@@ -48,6 +49,7 @@ func (r *record) config(max int) *WriterConfig[int] {
 		Max:     max,
 		Written: func(v []int) { r.mu.Lock(); r.written = append(r.written, v...); r.mu.Unlock() },
 		Unsent:  func(v []int) { r.mu.Lock(); r.unsent = append(r.unsent, v...); r.mu.Unlock() },
+		Lost:    func(v []int) { r.mu.Lock(); r.lost = append(r.lost, v...); r.mu.Unlock() },
 		Full:    func(net.Conn) { r.mu.Lock(); r.full++; r.mu.Unlock() },
 	}
 }
@@ -56,6 +58,22 @@ func (r *record) get() (written, unsent []int, full int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.written), slices.Clone(r.unsent), r.full
+}
+
+// once checks that the items 0..n-1 were each reported exactly once.
+func (r *record) once(t *testing.T, n int) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := map[int]int{}
+	for _, v := range slices.Concat(r.written, r.unsent, r.lost) {
+		seen[v]++
+	}
+	for i := range n {
+		if seen[i] != 1 {
+			t.Fatalf("item %d reported %d times (written %d, unsent %d, lost %d)", i, seen[i], len(r.written), len(r.unsent), len(r.lost))
+		}
+	}
 }
 
 func text(s string) func([]byte) []byte { return func(b []byte) []byte { return append(b, s...) } }
@@ -121,7 +139,8 @@ func TestWriterOrderAndItems(t *testing.T) {
 }
 
 // TestWriterFull: pushing past Max closes the connection at once, tells
-// Full, refuses the push and every later one.
+// Full, refuses the push and every later one, and reports every item
+// it had taken once.
 func TestWriterFull(t *testing.T) {
 	c, peer := pipe(t)
 	var r record
@@ -131,12 +150,16 @@ func TestWriterFull(t *testing.T) {
 	// and what follows piles up in the queue until it passes Max.
 	chunk := string(bytes.Repeat([]byte("y"), 100))
 	pushed := 0
-	for w.Push(text(chunk), false) {
+	for w.PushItem(text(chunk), pushed) {
 		pushed++
 		if pushed > 1e6 {
 			t.Fatal("the queue never filled")
 		}
 	}
+	// Every item is accounted for: written, or unsent (the one refused
+	// counts as neither: the push said so).
+	waitFor(t, "the writer to stop", func() bool { w.mu.Lock(); defer w.mu.Unlock(); return !w.writing })
+	r.once(t, pushed)
 	if _, _, full := r.get(); full != 1 {
 		t.Fatalf("Full told %d times", full)
 	}
@@ -155,8 +178,9 @@ func isReset(err error) bool {
 }
 
 // TestWriterTimeoutUnsent: a write that blocks past Timeout closes the
-// connection; items that were never handed to a write go to Unsent, the
-// items written before to Written, and none is reported twice.
+// connection; items that were never handed to a write go to Unsent, those
+// of the failed write to Lost, those written before to Written, each
+// exactly once.
 func TestWriterTimeoutUnsent(t *testing.T) {
 	c, _ := pipe(t)
 	var r record
@@ -168,20 +192,14 @@ func TestWriterTimeoutUnsent(t *testing.T) {
 	}
 	waitFor(t, "the write to time out", w.Cut)
 	waitFor(t, "the writer to stop", func() bool { w.mu.Lock(); defer w.mu.Unlock(); return !w.writing })
-	written, unsent, _ := r.get()
+	_, unsent, _ := r.get()
 	if len(unsent) == 0 {
 		t.Fatal("nothing reported unsent")
 	}
-	seen := map[int]bool{}
-	for _, v := range append(written, unsent...) {
-		if seen[v] {
-			t.Fatalf("item %d reported twice", v)
-		}
-		seen[v] = true
-	}
-	// Only the items of the failed write are neither: at most one chunk.
-	if lost := n - len(seen); lost < 0 || lost > maxChunk/len(big)+1 {
-		t.Fatalf("%d of %d items neither written nor unsent", lost, n)
+	r.once(t, n)
+	// Lost: only the items of the failed write, at most one chunk's worth.
+	if lost := len(r.lost); lost > maxChunk/len(big)+1 {
+		t.Fatalf("%d items lost in one write", lost)
 	}
 	if w.PushItem(text("late"), -1) {
 		t.Fatal("a dead writer took an item")
