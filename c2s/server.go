@@ -28,7 +28,8 @@ type Stored struct {
 }
 
 // OfflineQueue hands a user's stored messages to the first resource that
-// becomes available and removes them once queued for that resource.
+// becomes available. Ack removes them up to a sequence number once they
+// were written to that resource's connection (stanza.go).
 type OfflineQueue interface {
 	Pending(bare jid.JID) ([]Stored, error)
 	Ack(bare jid.JID, upTo uint64) error
@@ -114,18 +115,14 @@ type Server struct {
 	domains map[string]bool
 	certEnd endpoints
 	auth    authCounters
+	streams xmlstream.Streams[*session]
+	// out is the configuration of every session's writer (writer.go).
+	out xmlstream.WriterConfig[*replay]
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	sessions  map[*session]struct{}
-	closed    bool
-	wg        sync.WaitGroup
-	// offlineMu serializes the offline drains of one account so that two
-	// of its resources becoming available together do not both receive
-	// the same stored messages. It is striped by bare JID: a drain reads
-	// the store and commits through Raft, and other accounts' logins must
-	// not wait behind it.
-	offlineMu [64]sync.Mutex
+	// replaying holds the accounts whose stored messages a resource is
+	// replaying (stanza.go): one resource at a time gets them (XEP-0160).
+	replayMu  sync.Mutex
+	replaying map[string]bool
 }
 
 // New returns a server for cfg.
@@ -143,9 +140,18 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:       cfg,
 		domains:   map[string]bool{},
-		listeners: map[net.Listener]struct{}{},
-		sessions:  map[*session]struct{}{},
 		certEnd:   newEndpoints(cfg.TLS),
+		replaying: map[string]bool{},
+	}
+	s.out = xmlstream.WriterConfig[*replay]{
+		Timeout: cfg.WriteTimeout,
+		Max:     cfg.MaxQueue,
+		Written: written,
+		Unsent:  unwritten,
+		Lost:    unwritten,
+		Full: func(raw net.Conn) {
+			cfg.Log.Info("c2s: client not reading, queue full; closing", "remote", raw.RemoteAddr().String())
+		},
 	}
 	for _, d := range cfg.Domains {
 		s.domains[d] = true
@@ -156,84 +162,21 @@ func New(cfg Config) (*Server, error) {
 // Serve accepts connections on ln until it is closed. With directTLS the
 // TLS handshake comes first (XEP-0368); otherwise clients use STARTTLS.
 func (s *Server) Serve(ln net.Listener, directTLS bool) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return net.ErrClosed
-	}
-	s.listeners[ln] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
-	}()
-	return xmlstream.Accept(ln, func(conn net.Conn) {
-		sess := s.newSession(conn, directTLS)
-		if sess == nil {
-			conn.Close()
-			return
-		}
-		go sess.run()
-	})
+	return s.streams.Serve(ln, func(conn net.Conn) *session {
+		sess := &session{srv: s, conn: conn, raw: conn, directTLS: directTLS}
+		sess.initWriter()
+		return sess
+	}, (*session).run)
 }
 
 // Sessions returns the number of open client streams, bound or not.
-func (s *Server) Sessions() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.sessions)
-}
+func (s *Server) Sessions() int { return s.streams.Len() }
 
 // Shutdown stops accepting, sends <system-shutdown/> to every client
 // (RFC 6120 4.9.3.19) and waits for their sessions to end or ctx to
 // expire.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closed = true
-	for ln := range s.listeners {
-		ln.Close()
-	}
-	list := make([]*session, 0, len(s.sessions))
-	for sess := range s.sessions {
-		list = append(list, sess)
-	}
-	s.mu.Unlock()
-	for _, sess := range list {
-		sess.kick(xmlstream.NewError(xmlstream.SystemShutdown, "the server is shutting down"))
-	}
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		s.mu.Lock()
-		for sess := range s.sessions {
-			sess.raw.Close()
-		}
-		s.mu.Unlock()
-		return ctx.Err()
-	}
-}
-
-func (s *Server) newSession(conn net.Conn, directTLS bool) *session {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
-	sess := &session{srv: s, conn: conn, raw: conn, directTLS: directTLS}
-	s.sessions[sess] = struct{}{}
-	s.wg.Add(1)
-	return sess
-}
-
-func (s *Server) forget(sess *session) {
-	s.mu.Lock()
-	delete(s.sessions, sess)
-	s.mu.Unlock()
-	s.wg.Done()
+	return s.streams.Shutdown(ctx, nil, nil)
 }
 
 // Kick ends every connected resource of the account bare with the stream

@@ -1,11 +1,7 @@
 package c2s
 
 import (
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
-	"errors"
-	"io"
 	"net"
 	"sync"
 	"time"
@@ -48,17 +44,12 @@ type session struct {
 	// (negotiate.go, maxMismatches).
 	mismatches int
 
-	q outq
+	q xmlstream.Writer[*replay] // used once bound (writer.go)
 
 	closeMu   sync.Mutex
 	outHeader bool // our stream header has been written
 	bound     bool // registered with the router; writes use the queue
-}
-
-func newStreamID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	ended     bool // the reader has ended
 }
 
 // run is the reader goroutine: it negotiates the stream and then reads
@@ -100,7 +91,7 @@ func (s *session) serve() {
 
 func (s *session) end() {
 	s.cleanup()
-	s.srv.forget(s)
+	s.srv.streams.Done(s)
 }
 
 // loop reads and handles events. With negotiating set it returns true as
@@ -127,7 +118,7 @@ func (s *session) loop(negotiating bool) bool {
 		case xmlstream.Element:
 			serr = s.element(ev.Element)
 		}
-		if serr == errHangUp {
+		if serr == xmlstream.HangUp {
 			return false
 		}
 		if serr != nil {
@@ -136,10 +127,6 @@ func (s *session) loop(negotiating bool) bool {
 		}
 	}
 }
-
-// errHangUp is returned by a handler that has already closed the
-// connection and owes the peer no stream error.
-var errHangUp = &xmlstream.StreamError{Condition: xmlstream.UndefinedCondition}
 
 // restarted marks the start of a new stream on the same connection (after
 // STARTTLS or SASL): its header has not been answered yet, so an error
@@ -152,15 +139,11 @@ func (s *session) restarted() {
 
 // readFailed turns a read error into what the client is owed.
 func (s *session) readFailed(err error) {
-	var serr *xmlstream.StreamError
-	var ne net.Error
+	serr, hungUp := xmlstream.ReadError(err, s.state != stateReady)
 	switch {
-	case errors.As(err, &serr):
+	case serr != nil:
 		s.streamError(serr)
-	case errors.As(err, &ne) && ne.Timeout() && s.state != stateReady:
-		s.streamError(xmlstream.NewError(xmlstream.ConnectionTimeout, "negotiation took too long"))
-	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
-	default:
+	case !hungUp:
 		s.srv.cfg.Log.Debug("c2s: read failed", "remote", s.conn.RemoteAddr().String(), "err", err)
 	}
 }
@@ -205,7 +188,7 @@ func (s *session) streamOpened(h xmlstream.Header) *xmlstream.StreamError {
 func (s *session) writeHeader(domain string) {
 	s.write(func(b []byte) []byte {
 		return xmlstream.AppendStreamHeader(b, xmlstream.Header{
-			From: domain, ID: newStreamID(), Version: "1.0", Lang: "en", DefaultNS: stanza.NSClient,
+			From: domain, ID: xmlstream.NewStreamID(), Version: "1.0", Lang: "en", DefaultNS: stanza.NSClient,
 		})
 	}, false)
 	s.closeMu.Lock()
@@ -223,13 +206,13 @@ func (s *session) write(fn func([]byte) []byte, last bool) {
 		s.enqueue(fn, last)
 		return
 	}
-	bp := bufPool.Get().(*[]byte)
-	*bp = fn((*bp)[:0])
+	bp := xmlstream.GetBuf()
+	*bp = fn(*bp)
 	s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.WriteTimeout))
 	s.conn.Write(*bp)
-	putBuf(bp)
+	xmlstream.PutBuf(bp)
 	if last {
-		s.closeConn()
+		xmlstream.Close(s.conn, s.raw)
 	}
 }
 
@@ -309,7 +292,7 @@ func (s *session) negotiateTLS(el *stanza.Element) *xmlstream.StreamError {
 	case el.Name.Space == nsTLS && el.Name.Local == "starttls":
 		s.write(func(b []byte) []byte { return append(b, `<proceed xmlns='`+nsTLS+`'/>`...) }, false)
 		if !s.startTLS() {
-			return errHangUp
+			return xmlstream.HangUp
 		}
 		// RFC 6120 5.4.3.3: the stream restarts over TLS; nothing sent
 		// before the handshake may be used. Bytes that arrived in the
@@ -318,7 +301,7 @@ func (s *session) negotiateTLS(el *stanza.Element) *xmlstream.StreamError {
 		if err := s.dec.Reset(s.conn); err != nil {
 			s.srv.cfg.Log.Debug("c2s: data before the TLS handshake", "remote", s.conn.RemoteAddr().String())
 			s.conn.Close()
-			return errHangUp
+			return xmlstream.HangUp
 		}
 		s.restarted()
 		s.state = stateAuth
@@ -351,6 +334,7 @@ func (s *session) startTLS() bool {
 		return false
 	}
 	s.conn = tc
+	s.initWriter()
 	s.tls = true
 	s.cb = s.srv.bindings(tc.ConnectionState())
 	return true
@@ -365,7 +349,8 @@ func isStanza(el *stanza.Element) bool {
 }
 
 // cleanup runs once when the reader ends: the resource leaves the
-// registry and its contacts learn it is gone.
+// registry and its contacts learn it is gone; a replay of stored messages
+// stops.
 func (s *session) cleanup() {
 	s.closeMu.Lock()
 	bound := s.bound
@@ -373,15 +358,6 @@ func (s *session) cleanup() {
 	if bound {
 		s.unbound()
 	}
-	s.q.mu.Lock()
-	idle := !s.q.writing
-	if idle {
-		s.q.dead = true
-	} else {
-		s.q.closing = true // the writer closes after its last write
-	}
-	s.q.mu.Unlock()
-	if idle {
-		s.conn.Close()
-	}
+	s.q.ReaderExit()
+	s.endReplay()
 }

@@ -1,7 +1,6 @@
 package c2s
 
 import (
-	"hash/maphash"
 	"strconv"
 	"strings"
 
@@ -12,8 +11,6 @@ import (
 )
 
 const nsDelay = "urn:xmpp:delay"
-
-var offlineSeed = maphash.MakeSeed()
 
 // stanza handles a stanza from a connected resource.
 func (s *session) stanza(el *stanza.Element) *xmlstream.StreamError {
@@ -182,41 +179,152 @@ func priority(el *stanza.Element) (int8, bool) {
 
 // deliverOffline hands stored messages to this resource, which has just
 // become available with a non-negative priority (XEP-0160 4), each
-// stamped with its original time (XEP-0203).
+// stamped with its original time (XEP-0203). One resource of an account
+// replays at a time: a second one becoming available meanwhile gets
+// nothing (the first has them). The replay runs on its own goroutine.
 func (s *session) deliverOffline() {
 	q := s.srv.cfg.Offline
 	if q == nil {
 		return
 	}
 	bare := s.jid.Bare()
-	mu := &s.srv.offlineMu[maphash.String(offlineSeed, bare.String())%uint64(len(s.srv.offlineMu))]
-	mu.Lock()
-	defer mu.Unlock()
+	if !s.srv.claimReplay(bare) {
+		return
+	}
 	msgs, err := q.Pending(bare)
 	if err != nil {
 		s.srv.cfg.Log.Warn("c2s: reading offline messages failed", "jid", bare.String(), "err", err)
-		return
 	}
-	if len(msgs) == 0 {
-		return
-	}
-	var last uint64
-	for _, m := range msgs {
-		m.Stanza.Append(stanza.NewElement(nsDelay, "delay").
-			Set("from", s.domain).
-			Set("stamp", m.At.UTC().Format("2006-01-02T15:04:05.000Z")).
-			AppendText("Offline storage"))
-		if !s.Deliver(m.Stanza) {
-			break
+	if len(msgs) == 0 || !s.srv.streams.Go(func() {
+		cut := !s.replayOffline(q, bare, msgs)
+		s.srv.releaseReplay(bare)
+		if cut {
+			s.srv.handOver(bare, s)
 		}
-		last = m.Seq
+	}) {
+		s.srv.releaseReplay(bare)
 	}
-	if last == 0 {
-		return
+}
+
+// handOver gives a replay that ended with its session to another
+// available resource of the account with a non-negative priority, if
+// there is one; otherwise the rest waits for the next initial presence.
+func (s *Server) handOver(bare jid.JID, from *session) {
+	var buf [8]delivery.Resource
+	for _, r := range s.cfg.Router.Registry.Resources(buf[:0], bare) {
+		if next, ok := r.Sink.(*session); ok && next != from && r.Available && r.Priority >= 0 {
+			next.deliverOffline()
+			return
+		}
 	}
-	if err := q.Ack(bare, last); err != nil {
-		s.srv.cfg.Log.Warn("c2s: removing delivered offline messages failed", "jid", bare.String(), "err", err)
+}
+
+// replay is one batch of stored messages on its way to the client. The
+// session's writer reports it exactly once: written (true), or not
+// (false: the connection failed or was cut off first).
+type replay struct{ done chan bool }
+
+func (r *replay) signal(ok bool) {
+	select {
+	case r.done <- ok:
+	default:
 	}
+}
+
+// written is the session writer's report that batches were written.
+func written(rs []*replay) {
+	for _, r := range rs {
+		r.signal(true)
+	}
+}
+
+// unwritten is the session writer's report that batches were not, or may
+// not have been, written.
+func unwritten(rs []*replay) {
+	for _, r := range rs {
+		r.signal(false)
+	}
+}
+
+// replayOffline sends msgs in batches of at most a quarter of MaxQueue
+// bytes (a batch holds at least one message), each after the previous
+// one was written, so that the replay never fills the queue by itself and
+// a slow client is not cut off for it. A batch leaves storage (Ack) only
+// once its bytes were written to the connection and the connection was
+// not cut meanwhile (a write that timed out or failed, the queue past
+// MaxQueue); without stream management (XEP-0198) that is all the server
+// can know; a client that closes its stream after reading was not cut.
+// When the session ends first, the rest stays stored for another
+// resource (handOver) or the next login: a message of the batch being
+// written may then arrive twice, never not at all.
+//
+// It reports false when the session ended before every message was
+// acknowledged.
+func (s *session) replayOffline(q OfflineQueue, bare jid.JID, msgs []Stored) bool {
+	budget := max(s.srv.cfg.MaxQueue/4, 1)
+	for len(msgs) > 0 {
+		s.closeMu.Lock()
+		ended := s.ended
+		s.closeMu.Unlock()
+		if ended {
+			return false
+		}
+		n, size := 0, 0
+		for n < len(msgs) && size < budget {
+			m := msgs[n].Stanza
+			m.Append(stanza.NewElement(nsDelay, "delay").
+				Set("from", s.domain).
+				Set("stamp", msgs[n].At.UTC().Format("2006-01-02T15:04:05.000Z")).
+				AppendText("Offline storage"))
+			if !s.q.Push(func(b []byte) []byte {
+				l := len(b)
+				b = m.AppendXML(b, stanza.NSClient)
+				size += len(b) - l
+				return b
+			}, false) {
+				return false
+			}
+			n++
+		}
+		r := &replay{done: make(chan bool, 1)}
+		if !s.q.PushItem(func(b []byte) []byte { return b }, r) || !<-r.done || s.q.Cut() {
+			return false
+		}
+		if err := q.Ack(bare, msgs[n-1].Seq); err != nil {
+			// The store failed, not the session: the messages stay and
+			// come again at the next login.
+			s.srv.cfg.Log.Warn("c2s: removing delivered offline messages failed", "jid", bare.String(), "err", err)
+			return true
+		}
+		msgs = msgs[n:]
+	}
+	return true
+}
+
+// endReplay stops a replay of stored messages when the session ends:
+// no batch follows the one being written.
+func (s *session) endReplay() {
+	s.closeMu.Lock()
+	s.ended = true
+	s.closeMu.Unlock()
+}
+
+// claimReplay reserves the replay of bare's stored messages; false when
+// another resource of the account is replaying them.
+func (s *Server) claimReplay(bare jid.JID) bool {
+	s.replayMu.Lock()
+	defer s.replayMu.Unlock()
+	if s.replaying[bare.String()] {
+		return false
+	}
+	s.replaying[bare.String()] = true
+	return true
+}
+
+func (s *Server) releaseReplay(bare jid.JID) {
+	s.replayMu.Lock()
+	delete(s.replaying, bare.String())
+	s.replayMu.Unlock()
 }
 
 // unbound runs when a bound session ends: the resource leaves the

@@ -35,18 +35,6 @@ func (s Subscription) HasTo() bool { return s == To || s == Both }
 // Both).
 func (s Subscription) HasFrom() bool { return s == From || s == Both }
 
-// sub builds a Subscription from its two halves.
-func sub(to, from bool) Subscription {
-	var s Subscription
-	if to {
-		s |= To
-	}
-	if from {
-		s |= From
-	}
-	return s
-}
-
 // State is the complete subscription state of one contact from the user's
 // perspective: one of the nine states of RFC 6121 A.1, plus the pre-approval
 // flag of 3.4 (the 'approved' attribute, 2.1.2.1).

@@ -4,8 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"errors"
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -49,7 +47,9 @@ type inConn struct {
 	headerOut atomic.Bool
 	lastUsed  atomic.Int64
 
-	q wq // writes once TLS is up; before, the reader writes directly
+	// q writes once TLS is up; before, the reader writes directly.
+	q    xmlstream.Writer[struct{}]
+	qcfg xmlstream.WriterConfig[struct{}]
 
 	mu      sync.Mutex
 	local   string // the 'to' of the peer's header: one of our domains
@@ -70,12 +70,9 @@ func newInConn(s *Server, nc net.Conn, directTLS bool) *inConn {
 	}
 }
 
-// errHangUp is returned by a handler that has already ended the stream.
-var errHangUp = &xmlstream.StreamError{Condition: xmlstream.UndefinedCondition}
-
 func (c *inConn) run() {
 	s := c.srv
-	defer s.forgetIn(c)
+	defer s.streams.Done(c)
 	defer c.cleanup()
 	// An unauthenticated stream has SetupTimeout to become useful, twice
 	// over: a dialback verification we run for it takes up to one.
@@ -101,7 +98,7 @@ func (c *inConn) run() {
 		case xmlstream.Element:
 			serr = c.element(ev.Element)
 		}
-		if serr == errHangUp {
+		if serr == xmlstream.HangUp {
 			return
 		}
 		if serr != nil {
@@ -121,24 +118,21 @@ func (c *inConn) cleanup() {
 	}
 	c.mu.Unlock()
 	if c.tlsOn.Load() {
-		c.q.readerExit()
+		c.q.ReaderExit()
 	} else {
 		c.raw.Close()
 	}
 }
 
 func (c *inConn) readFailed(err error) {
-	var serr *xmlstream.StreamError
-	var ne net.Error
+	serr, hungUp := xmlstream.ReadError(err, !c.authenticated())
 	switch {
-	case errors.As(err, &serr):
-		// Not well-formed, restricted XML, over a limit: RFC 6120 4.9.
+	case serr != nil:
+		// Not well-formed, restricted XML, over a limit, too slow to
+		// authenticate: RFC 6120 4.9.
 		c.srv.cfg.Log.Info("s2s: inbound stream error", "peer", c.peerName(), "condition", string(serr.Condition), "text", serr.Text)
 		c.streamError(serr)
-	case errors.As(err, &ne) && ne.Timeout() && !c.authenticated():
-		c.streamError(xmlstream.NewError(xmlstream.ConnectionTimeout, "authentication took too long"))
-	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
-	default:
+	case !hungUp:
 		c.srv.cfg.Log.Debug("s2s: inbound read failed", "peer", c.peerName(), "err", err)
 	}
 }
@@ -148,7 +142,7 @@ func (c *inConn) readFailed(err error) {
 // other goroutines). last ends the stream.
 func (c *inConn) write(b []byte, last bool) {
 	if c.tlsOn.Load() {
-		c.q.control(b, last)
+		c.q.Push(func(dst []byte) []byte { return append(dst, b...) }, last)
 		return
 	}
 	c.raw.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
@@ -174,25 +168,30 @@ func (c *inConn) streamError(e *xmlstream.StreamError) {
 		}
 		b = c.appendHeader(b, d, "")
 	}
-	b = append(b, streamErrorBytes(e)...)
+	b = appendStreamError(e)(b)
 	if c.tlsOn.Load() {
-		c.q.end(b)
+		c.q.End(func(dst []byte) []byte { return append(dst, b...) })
 		return
 	}
 	c.write(b, true)
 }
 
-// kick ends the stream from outside the reader.
+// Kick ends the stream from outside the reader (xmlstream.Conn).
+func (c *inConn) Kick(e *xmlstream.StreamError) { c.kick(e) }
+
 func (c *inConn) kick(e *xmlstream.StreamError) {
 	if !c.tlsOn.Load() || !c.headerOut.Load() {
 		c.raw.Close()
 		return
 	}
-	c.q.end(streamErrorBytes(e))
+	c.q.End(appendStreamError(e))
 }
 
+// Abort closes the TCP connection at once.
+func (c *inConn) Abort() { c.raw.Close() }
+
 func (c *inConn) appendHeader(b []byte, from, to string) []byte {
-	c.id = newStreamID()
+	c.id = xmlstream.NewStreamID()
 	c.headerOut.Store(true)
 	return xmlstream.AppendStreamHeader(b, xmlstream.Header{
 		From: from, To: to, ID: c.id, Version: "1.0", DefaultNS: stanza.NSServer,
@@ -296,7 +295,7 @@ func (c *inConn) element(el *stanza.Element) *xmlstream.StreamError {
 			c.srv.cfg.Log.Info("s2s: stream error from peer", "peer", c.peerName(), "condition", string(se.Condition), "text", se.Text)
 		}
 		c.write([]byte(xmlstream.StreamCloseTag), true)
-		return errHangUp
+		return xmlstream.HangUp
 	}
 	// RFC 6120 4.9.3.24.
 	return xmlstream.NewError(xmlstream.UnsupportedStanzaType, "")
@@ -344,14 +343,14 @@ func (c *inConn) take() bool {
 func (c *inConn) negotiateTLS() *xmlstream.StreamError {
 	c.write([]byte(`<proceed xmlns='`+nsTLS+`'/>`), false)
 	if !c.startTLS() {
-		return errHangUp
+		return xmlstream.HangUp
 	}
 	// RFC 6120 5.4.3.3: the stream restarts over TLS; bytes that came in
 	// the clear behind <starttls/> must not be read as part of it.
 	if err := c.dec.Reset(c.nc); err != nil {
 		c.srv.cfg.Log.Debug("s2s: data before the TLS handshake", "remote", c.raw.RemoteAddr().String())
 		c.raw.Close()
-		return errHangUp
+		return xmlstream.HangUp
 	}
 	c.restarted()
 	return nil
@@ -377,7 +376,8 @@ func (c *inConn) startTLS() bool {
 	cs := tc.ConnectionState()
 	c.certs = cs.PeerCertificates
 	c.chainErr = verifyChain(c.certs, s.cfg.RootCAs, s.now())
-	c.q.init(tc, c.raw, s.cfg.WriteTimeout, s.closeWait, nil)
+	c.qcfg = xmlstream.WriterConfig[struct{}]{Timeout: s.cfg.WriteTimeout, Max: maxCtl, Linger: s.closeWait}
+	c.q.Init(tc, c.raw, &c.qcfg)
 	c.tlsOn.Store(true)
 	return true
 }
@@ -676,7 +676,7 @@ func (c *inConn) checkIdle() {
 	}
 	c.mu.Unlock()
 	s.cfg.Log.Debug("s2s: idle inbound stream closed", "peer", c.peerName())
-	c.q.end([]byte(xmlstream.StreamCloseTag))
+	c.q.End(appendCloseTag)
 }
 
 func (c *inConn) peerName() string {

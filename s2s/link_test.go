@@ -558,11 +558,9 @@ func TestPeerRestartReconnects(t *testing.T) {
 	a.send(message("alice@a.test", "bob@b.test", "one"))
 	b.router.wait(t, wait, "one", hasBody("one"))
 	// b kicks every inbound stream; a's link goes down.
-	b.srv.mu.Lock()
-	for c := range b.srv.in {
+	for _, c := range b.srv.streams.List() {
 		c.kick(xmlstream.NewError(xmlstream.Reset, ""))
 	}
-	b.srv.mu.Unlock()
 	eventually(t, wait, "a's link down", func() bool { _, ok := a.link(Outbound, "b.test"); return !ok })
 	a.send(message("alice@a.test", "bob@b.test", "two"))
 	b.router.wait(t, wait, "two", hasBody("two"))

@@ -98,19 +98,16 @@ func (s *Server) link(local, remote string) *link {
 	p := pair{local, remote}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
 	if l := s.out[p]; l != nil && !l.dead.Load() {
 		return l
 	}
 	l := &link{srv: s, local: local, remote: remote, state: connecting, since: s.now()}
+	// Shutdown refuses new goroutines before it collects the links under
+	// s.mu: a link made here is either refused now or shut down then.
+	if !s.spawn(l.setup) {
+		return nil
+	}
 	s.out[p] = l
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		l.setup()
-	}()
 	return l
 }
 
@@ -132,14 +129,14 @@ func (l *link) enqueue(e entry) bool {
 		l.mu.Unlock()
 		return false
 	case ready:
-		if l.c.q.pending() >= max {
+		if l.c.q.Pending() >= max {
 			l.mu.Unlock()
 			// The peer reads more slowly than we are asked to send: the
 			// sender learns at once (RFC 6120 8.3.3.18, type wait).
 			s.bounce(e, stanza.ResourceConstraint)
 			return true
 		}
-		if !l.c.q.push(e) {
+		if !l.c.push(e) {
 			// The connection is going away; its reader hands the link
 			// back to setup, with this.
 			l.pending = append(l.pending, e)
@@ -192,8 +189,13 @@ func (l *link) setupDone(c *outConn, err error) {
 	}
 	if err == nil {
 		c.link = l
-		c.q.init(c.nc, c.raw, s.cfg.WriteTimeout, s.closeWait, &l.out)
-		c.q.requeue = l.requeue
+		c.qcfg = xmlstream.WriterConfig[entry]{
+			Timeout: s.cfg.WriteTimeout,
+			Linger:  s.closeWait,
+			Written: func(sent []entry) { l.out.Add(uint64(len(sent))) },
+			Unsent:  l.requeue,
+		}
+		c.q.Init(c.nc, c.raw, &c.qcfg)
 		l.c = c
 		l.state = ready
 		l.auth = c.auth
@@ -202,7 +204,7 @@ func (l *link) setupDone(c *outConn, err error) {
 		// Flushed in the order they were queued (XEP-0220 2.1.1: only now
 		// may they be sent).
 		for _, e := range l.pending {
-			c.q.push(e)
+			c.push(e)
 		}
 		l.pending = nil
 		l.lastUsed.Store(s.now().UnixNano())
@@ -378,7 +380,7 @@ func (l *link) checkIdle() {
 		return
 	}
 	idleFor := s.now().Sub(time.Unix(0, l.lastUsed.Load()))
-	if idleFor < s.cfg.IdleTimeout || l.c.q.pending() > 0 {
+	if idleFor < s.cfg.IdleTimeout || l.c.q.Pending() > 0 {
 		l.idle.Reset(max(s.cfg.IdleTimeout-idleFor, time.Millisecond))
 		l.mu.Unlock()
 		return
@@ -389,7 +391,7 @@ func (l *link) checkIdle() {
 	l.mu.Unlock()
 	s.removeLink(l)
 	s.cfg.Log.Debug("s2s: idle link closed", "local", l.local, "remote", l.remote)
-	c.q.end([]byte(xmlstream.StreamCloseTag))
+	c.q.End(appendCloseTag)
 }
 
 // shutdown closes the link for good: what waits is bounced, the stream
@@ -410,7 +412,7 @@ func (l *link) shutdown() {
 	c := l.c
 	l.mu.Unlock()
 	if c != nil {
-		pending = append(pending, c.q.end([]byte(xmlstream.StreamCloseTag))...)
+		pending = append(pending, c.q.End(appendCloseTag)...)
 	}
 	for _, e := range pending {
 		if e.kept.IsZero() { // a kept subscription's sender was told already
@@ -424,7 +426,7 @@ func (l *link) info() LinkInfo {
 	defer l.mu.Unlock()
 	q := len(l.pending)
 	if l.c != nil {
-		q += l.c.q.pending()
+		q += l.c.q.Pending()
 	}
 	return LinkInfo{
 		State: l.state.String(), Local: l.local, Remote: l.remote, Direction: Outbound,

@@ -84,7 +84,8 @@ type outConn struct {
 	auth          AuthMethod
 
 	link *link
-	q    wq
+	q    xmlstream.Writer[entry]
+	qcfg xmlstream.WriterConfig[entry]
 }
 
 // connect resolves remote, tries its targets in order and returns the
@@ -302,9 +303,10 @@ func (c *outConn) startTLS(direct bool) error {
 	s := c.srv
 	own := s.clientCert(c.local)
 	cfg := s.cfg.TLS.Clone()
+	// Only GetClientCertificate (below) chooses what we present; a client
+	// never reads the server-side name map a Config may carry.
 	cfg.Certificates = nil
 	cfg.GetCertificate = nil
-	cfg.NameToCertificate = nil //nolint:staticcheck // cleared so that only GetClientCertificate chooses
 	cfg.ServerName = c.remote
 	if a, err := idna.Lookup.ToASCII(c.remote); err == nil {
 		cfg.ServerName = a
@@ -534,16 +536,15 @@ func (c *outConn) run() {
 	for {
 		ev, err := c.dec.Next()
 		if err != nil {
-			var se *xmlstream.StreamError
-			if errors.As(err, &se) {
-				unsent = append(unsent, c.q.end(streamErrorBytes(se))...)
+			if se, _ := xmlstream.ReadError(err, false); se != nil {
+				unsent = append(unsent, c.q.End(appendStreamError(se))...)
 			}
 			break
 		}
 		if ev.Kind == xmlstream.StreamClose {
 			// RFC 6120 4.4: answer with our closing tag (a no-op when we
 			// closed first).
-			unsent = append(unsent, c.q.end([]byte(xmlstream.StreamCloseTag))...)
+			unsent = append(unsent, c.q.End(appendCloseTag)...)
 			break
 		}
 		if ev.Kind != xmlstream.Element {
@@ -552,23 +553,19 @@ func (c *outConn) run() {
 		el := ev.Element
 		if se := xmlstream.ParseStreamError(el); se != nil {
 			s.cfg.Log.Info("s2s: stream error from peer", "local", c.local, "remote", c.remote, "condition", string(se.Condition), "text", se.Text)
-			unsent = append(unsent, c.q.end([]byte(xmlstream.StreamCloseTag))...)
+			unsent = append(unsent, c.q.End(appendCloseTag)...)
 			break
 		}
 		if _, ok := parseDB(el); ok {
 			s.cfg.Log.Debug("s2s: unsolicited dialback element ignored", "remote", c.remote)
 			continue
 		}
-		unsent = append(unsent, c.q.end(streamErrorBytes(xmlstream.NewError(xmlstream.UnsupportedStanzaType, "this stream carries stanzas one way only")))...)
+		unsent = append(unsent, c.q.End(appendStreamError(xmlstream.NewError(xmlstream.UnsupportedStanzaType, "this stream carries stanzas one way only")))...)
 		break
 	}
-	unsent = append(unsent, c.q.readerExit()...)
+	// A connection that dropped under the reader: what was not written
+	// yet goes back to the link (a no-op when the stream already ended).
+	unsent = append(unsent, c.q.End(appendCloseTag)...)
+	c.q.ReaderExit()
 	c.link.connLost(c, unsent)
-}
-
-// streamErrorBytes is a stream error and the closing tag (RFC 6120
-// 4.9.1.1).
-func streamErrorBytes(e *xmlstream.StreamError) []byte {
-	b := e.AppendXML(nil)
-	return append(b, xmlstream.StreamCloseTag...)
 }

@@ -56,7 +56,7 @@ func TestQueuedStanzasSurviveAClose(t *testing.T) {
 	eventually(t, wait, "the writer to take the stanza", func() bool {
 		link.mu.Lock()
 		defer link.mu.Unlock()
-		return link.c != nil && link.c.q.pending() == 0
+		return link.c != nil && link.c.q.Pending() == 0
 	})
 	// ...and these two wait in the queue.
 	a.send(message("alice@a.test", "bob@b.test", "queued 1"))

@@ -179,12 +179,12 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu        sync.Mutex
-	out       map[pair]*link
-	in        map[*inConn]struct{}
-	listeners map[net.Listener]struct{}
-	closed    bool
-	wg        sync.WaitGroup
+	// streams holds the inbound streams, the listeners and every
+	// goroutine Shutdown waits for.
+	streams xmlstream.Streams[*inConn]
+
+	mu  sync.Mutex
+	out map[pair]*link
 }
 
 // pair is a (local domain, remote domain) association.
@@ -210,8 +210,6 @@ func New(cfg Config) (*Server, error) {
 		closeWait:   5 * time.Second,
 		verifySlots: make(chan struct{}, 64),
 		out:         map[pair]*link{},
-		in:          map[*inConn]struct{}{},
-		listeners:   map[net.Listener]struct{}{},
 	}
 	for _, d := range cfg.Domains {
 		j, err := jid.Parse(d)
@@ -254,26 +252,9 @@ const alpnServer = "xmpp-server"
 // TLS handshake comes first (XEP-0368, port 5270); otherwise peers use
 // STARTTLS (port 5269).
 func (s *Server) Serve(ln net.Listener, directTLS bool) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return net.ErrClosed
-	}
-	s.listeners[ln] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, ln)
-		s.mu.Unlock()
-	}()
-	return xmlstream.Accept(ln, func(nc net.Conn) {
-		c := s.newInConn(nc, directTLS)
-		if c == nil {
-			nc.Close()
-			return
-		}
-		go c.run()
-	})
+	return s.streams.Serve(ln, func(nc net.Conn) *inConn {
+		return newInConn(s, nc, directTLS)
+	}, (*inConn).run)
 }
 
 // Direction says who opened a link.
@@ -316,11 +297,8 @@ func (s *Server) Links() []LinkInfo {
 	for _, l := range s.out {
 		outs = append(outs, l)
 	}
-	ins := make([]*inConn, 0, len(s.in))
-	for c := range s.in {
-		ins = append(ins, c)
-	}
 	s.mu.Unlock()
+	ins := s.streams.List()
 	var list []LinkInfo
 	for _, l := range outs {
 		list = append(list, l.info())
@@ -345,33 +323,19 @@ func (s *Server) Links() []LinkInfo {
 // peers', RFC 6120 4.9.3.19) and waits for the connections to end or ctx
 // to expire.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closed = true
-	for ln := range s.listeners {
-		ln.Close()
+	var links []*link
+	stop := func() {
+		s.mu.Lock()
+		for _, l := range s.out {
+			links = append(links, l)
+		}
+		s.mu.Unlock()
+		s.cancel() // setups and verifications in flight give up
+		for _, l := range links {
+			l.shutdown()
+		}
 	}
-	links := make([]*link, 0, len(s.out))
-	for _, l := range s.out {
-		links = append(links, l)
-	}
-	ins := make([]*inConn, 0, len(s.in))
-	for c := range s.in {
-		ins = append(ins, c)
-	}
-	s.mu.Unlock()
-	s.cancel() // setups and verifications in flight give up
-	for _, l := range links {
-		l.shutdown()
-	}
-	for _, c := range ins {
-		c.kick(xmlstream.NewError(xmlstream.SystemShutdown, "the server is shutting down"))
-	}
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
+	abort := func() {
 		for _, l := range links {
 			l.mu.Lock()
 			if l.c != nil {
@@ -379,55 +343,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			}
 			l.mu.Unlock()
 		}
-		s.mu.Lock()
-		for c := range s.in {
-			c.raw.Close()
-		}
-		s.mu.Unlock()
-		return ctx.Err()
 	}
+	return s.streams.Shutdown(ctx, stop, abort)
 }
 
 // spawn runs fn on a goroutine that Shutdown waits for, unless the server
 // is closed.
-func (s *Server) spawn(fn func()) bool {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return false
-	}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		fn()
-	}()
-	return true
-}
-
-func (s *Server) newInConn(nc net.Conn, directTLS bool) *inConn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
-	c := newInConn(s, nc, directTLS)
-	s.in[c] = struct{}{}
-	s.wg.Add(1)
-	return c
-}
-
-func (s *Server) forgetIn(c *inConn) {
-	s.mu.Lock()
-	delete(s.in, c)
-	s.mu.Unlock()
-	s.wg.Done()
-}
+func (s *Server) spawn(fn func()) bool { return s.streams.Go(fn) }
 
 func (s *Server) now() time.Time { return s.cfg.Now() }
-
-func newStreamID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}

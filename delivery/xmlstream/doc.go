@@ -32,6 +32,25 @@
 // After SASL succeeds, call d.Restart(): bytes already read belong to the
 // new stream.
 //
+// # The stream skeleton
+//
+// Both client and server listeners (c2s, s2s) are built on the same
+// pieces, so that a stream behaves the same whoever opened it:
+//
+//   - Streams keeps a listener side's listeners and open streams: Serve
+//     (over Accept), Shutdown (<system-shutdown/> to every stream, then a
+//     wait bounded by a context), and Go for goroutines Shutdown waits for.
+//   - ReadError is the one translation of a read error into what the peer
+//     is owed (RFC 6120 4.9); HangUp is what a handler returns once it has
+//     closed the connection itself; NewStreamID makes the id of every
+//     response header.
+//   - Writer is the sending side once negotiation is over: one pending
+//     buffer, a writer goroutine only while there is something to write,
+//     items tied to their bytes (reported written, or unsent when the
+//     connection fails), and a written-down policy past its bounds (more
+//     than Max bytes waiting: the peer is cut off at once; a write
+//     blocked for Timeout: likewise).
+//
 // # Invariants
 //
 //   - Every syntax or limit problem is a *StreamError with the condition

@@ -123,34 +123,32 @@ func (d *Decoder) parseHeader(b []byte) (int, error) {
 		}
 		i += n
 	}
-	for {
-		for i < len(b) && isSpace(b[i]) {
-			i++
-		}
-		if i >= len(b) {
-			return 0, errIncomplete
-		}
-		if b[i] != '<' {
-			return 0, errNotWellFormed("character data before the stream header")
-		}
-		if i+1 >= len(b) {
-			return 0, errIncomplete
-		}
-		switch b[i+1] {
-		case '?':
-			return 0, errRestricted("processing instructions are not allowed")
-		case '!':
-			switch k := bang(b[i+2:]); k {
-			case bangCDATA:
-				return 0, errNotWellFormed("character data before the stream header")
-			default:
-				return 0, bangError(k)
-			}
-		case '/':
-			return 0, errNotWellFormed("end tag before the stream header")
-		}
-		return d.rootTag(b, i)
+	for i < len(b) && isSpace(b[i]) {
+		i++
 	}
+	if i >= len(b) {
+		return 0, errIncomplete
+	}
+	if b[i] != '<' {
+		return 0, errNotWellFormed("character data before the stream header")
+	}
+	if i+1 >= len(b) {
+		return 0, errIncomplete
+	}
+	switch b[i+1] {
+	case '?':
+		return 0, errRestricted("processing instructions are not allowed")
+	case '!':
+		switch k := bang(b[i+2:]); k {
+		case bangCDATA:
+			return 0, errNotWellFormed("character data before the stream header")
+		default:
+			return 0, bangError(k)
+		}
+	case '/':
+		return 0, errNotWellFormed("end tag before the stream header")
+	}
+	return d.rootTag(b, i)
 }
 
 // xmlDecl parses XMLDecl (XML 1.0 2.8) at b[0].

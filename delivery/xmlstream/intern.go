@@ -118,7 +118,6 @@ func init() {
 		internTab[h] = uint16(len(internStr))
 	}
 	refNSXML = internRef(mustIntern(stanza.NSXML))
-	refNSStream = internRef(mustIntern(stanza.NSStream))
 }
 
 const (
@@ -136,7 +135,7 @@ var (
 	// a one-load filter that turns away ids, JIDs and text before hashing.
 	internFirst [maxInternLen + 1][4]uint64
 
-	refNSXML, refNSStream sref
+	refNSXML sref
 )
 
 func mustIntern(s string) int {
