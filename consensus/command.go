@@ -1,51 +1,14 @@
 package consensus
 
 import (
+	"encoding/binary"
 	"errors"
-
 	"fmt"
-	"github.com/heraldxmpp/herald/roster"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/heraldxmpp/herald/roster"
 )
-
-// CommandType numbers a command in the catalogue. The catalogue is append-only:
-// a number, once released, keeps its meaning and its encoding forever, because
-// Raft logs and snapshots written by older binaries are replayed by newer ones.
-// Retire a command by leaving its number unused; never renumber.
-type CommandType uint16
-
-// The command catalogue. Encodings are frozen by testdata/commands/*.golden.
-const (
-	TypeCreateAccount CommandType = 1
-	TypeSetSecret     CommandType = 2
-	TypeDeleteAccount CommandType = 3
-	TypeStoreOffline  CommandType = 4
-	TypeDeleteOffline CommandType = 5
-	// TypeRosterOp = 6 is declared in roster.go.
-	// TypeNodeIdentity = 7 is declared in identity.go.
-)
-
-// String returns the catalogue name of t, as used in the golden file names.
-func (t CommandType) String() string {
-	switch t {
-	case TypeCreateAccount:
-		return "create-account"
-	case TypeSetSecret:
-		return "set-secret"
-	case TypeDeleteAccount:
-		return "delete-account"
-	case TypeStoreOffline:
-		return "store-offline"
-	case TypeDeleteOffline:
-		return "delete-offline"
-	case TypeRosterOp:
-		return "roster-op"
-	case TypeNodeIdentity:
-		return "node-identity"
-	}
-	return fmt.Sprintf("command-%d", uint16(t))
-}
 
 // DefaultOfflineLimit is the offline-message cap per user used when neither
 // Config.OfflineLimit nor StoreOffline.Limit says otherwise.
@@ -60,7 +23,9 @@ const maxNameLen = 1023 + 1 + 1023
 // current state: Apply never reads the clock, draws random numbers or does I/O
 // beyond the Pebble batch.
 //
-// The set of commands is closed: the implementations are the types below.
+// The set of commands is closed: the implementations are the types with a
+// row in the catalogue (catalogue.go); this file holds the account and
+// offline-message commands.
 type Command interface {
 	// Type returns the command's number in the catalogue.
 	Type() CommandType
@@ -70,44 +35,9 @@ type Command interface {
 	// apply computes the new state into tx. It must not write before it has
 	// decided to succeed, so that a failing command leaves the batch untouched.
 	apply(tx *tx) (Result, error)
-}
-
-// deref turns a pointer to a command into the command value; the method sets
-// make *CreateAccount a Command too. A nil pointer yields nil.
-func deref(c Command) Command {
-	switch p := c.(type) {
-	case *CreateAccount:
-		if p != nil {
-			return *p
-		}
-	case *SetSecret:
-		if p != nil {
-			return *p
-		}
-	case *DeleteAccount:
-		if p != nil {
-			return *p
-		}
-	case *StoreOffline:
-		if p != nil {
-			return *p
-		}
-	case *DeleteOffline:
-		if p != nil {
-			return *p
-		}
-	case *RosterOp:
-		if p != nil {
-			return *p
-		}
-	case *NodeIdentity:
-		if p != nil {
-			return *p
-		}
-	default:
-		return c
-	}
-	return nil
+	// encode appends the command's fields (after the type) to b, in the
+	// order its row's decode reads them.
+	encode(b []byte) []byte
 }
 
 // Result is the FSM's outcome of one applied command.
@@ -167,6 +97,49 @@ type DeleteOffline struct {
 	UpTo uint64
 }
 
+// The catalogue rows of the account and offline-message commands.
+var _ = register(
+	row{TypeCreateAccount, "create-account", func(d *decoder) Command {
+		return CreateAccount{Name: d.string(), Secret: d.bytes(), Created: d.varint()}
+	}},
+	row{TypeSetSecret, "set-secret", func(d *decoder) Command {
+		return SetSecret{Name: d.string(), Secret: d.bytes()}
+	}},
+	row{TypeDeleteAccount, "delete-account", func(d *decoder) Command {
+		return DeleteAccount{Name: d.string()}
+	}},
+	row{TypeStoreOffline, "store-offline", func(d *decoder) Command {
+		return StoreOffline{User: d.string(), From: d.string(), Stanza: d.bytes(), At: d.varint(), Limit: d.uint32()}
+	}},
+	row{TypeDeleteOffline, "delete-offline", func(d *decoder) Command {
+		return DeleteOffline{User: d.string(), UpTo: d.uvarint()}
+	}},
+)
+
+func (c CreateAccount) encode(b []byte) []byte {
+	b = appendString(b, c.Name)
+	b = appendString(b, string(c.Secret))
+	return binary.AppendVarint(b, c.Created)
+}
+
+func (c SetSecret) encode(b []byte) []byte {
+	return appendString(appendString(b, c.Name), string(c.Secret))
+}
+
+func (c DeleteAccount) encode(b []byte) []byte { return appendString(b, c.Name) }
+
+func (c StoreOffline) encode(b []byte) []byte {
+	b = appendString(b, c.User)
+	b = appendString(b, c.From)
+	b = appendString(b, string(c.Stanza))
+	b = binary.AppendVarint(b, c.At)
+	return binary.AppendUvarint(b, uint64(c.Limit))
+}
+
+func (c DeleteOffline) encode(b []byte) []byte {
+	return binary.AppendUvarint(appendString(b, c.User), c.UpTo)
+}
+
 func (CreateAccount) Type() CommandType { return TypeCreateAccount }
 func (SetSecret) Type() CommandType     { return TypeSetSecret }
 func (DeleteAccount) Type() CommandType { return TypeDeleteAccount }
@@ -219,3 +192,13 @@ var (
 	ErrClosed    = errors.New("consensus: node closed")
 	ErrSchema    = errors.New("consensus: schema version mismatch")
 )
+
+// ErrUnknownCommand is a command type this binary does not know: written by
+// a newer binary. It is also an ErrCorrupt (errors.Is). Propose refuses it
+// and a node that meets one in its log stops applying (see feature.go).
+var ErrUnknownCommand error = unknownCommand{}
+
+type unknownCommand struct{}
+
+func (unknownCommand) Error() string        { return "consensus: unknown command type" }
+func (unknownCommand) Is(target error) bool { return target == ErrCorrupt }
