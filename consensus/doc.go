@@ -45,7 +45,15 @@
 //     or does I/O other than one Pebble batch per Raft batch.
 //   - That batch also records the applied log index, so the state and the
 //     index move together; entries at or below it are skipped on replay.
-//   - A command that fails changes nothing: each apply decides before it writes.
+//   - A command that fails changes nothing: each apply decides before it writes,
+//     and a command whose apply panics has its writes dropped from the batch.
+//   - The catalogue (catalogue.go) is one table: a numbered list of types and
+//     one row (number, name, decoder) per type, registered by the command's
+//     own file.
+//   - A node never skips a command type it does not know: it halts at it
+//     (ErrUnknownCommand) until restarted on a release that knows it. The
+//     leader refuses, before proposing, a type above some member's feature
+//     level (ErrUnsupported; feature.go).
 //   - Command encodings are frozen by testdata/commands/*.golden; command
 //     numbers are never reused or renumbered.
 //   - Every Pebble key is defined in keys.go; the schema version is checked at

@@ -154,6 +154,9 @@ func (n *Node) waitLocal(ctx context.Context, index uint64) error {
 func (n *Node) local(ctx context.Context, req request) (Result, error) {
 	switch req.op {
 	case opPropose:
+		if err := n.checkLevel(ctx, req.cmd); err != nil {
+			return Result{}, err
+		}
 		return n.apply(ctx, req.cmd, req.String())
 	case opJoin:
 		return Result{}, n.addVoter(ctx, req.id, req.addr, req.force)
@@ -301,6 +304,10 @@ func (n *Node) serve(ctx context.Context, req request) (Result, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if req.op == opLevel {
+		// Any member answers, leader or not (feature.go).
+		return Result{Seq: uint64(n.level())}, nil
+	}
 	if req.op == opPropose {
 		// The proposer validated it; the log is not trusted blindly, and
 		// neither is a peer.

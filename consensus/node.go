@@ -83,6 +83,7 @@ type Config struct {
 	fs      vfs.FS                            // Pebble's filesystem; nil is the OS
 	tune    func(*raft.Config)                // adjusts the Raft config before NewRaft
 	wrapLog func(raft.LogStore) raft.LogStore // wraps the bolt log (benchmarks count its commits)
+	level   CommandType                       // acts as a binary of this feature level (feature.go); 0: Level()
 }
 
 // retainSnapshots is how many Raft snapshots stay on disk.
@@ -109,6 +110,7 @@ type Node struct {
 	leaderWait time.Duration // how long lead looks for a leader (ErrNoQuorum)
 	lmu        sync.Mutex
 	lch        chan struct{} // closed at the next leader change; see leaderWatch
+	lv         levels        // the members' feature levels, on the leader (feature.go)
 
 	identity string   // this data directory's identity (identity.go)
 	cu       *catchup // the start-up claim (catchup.go)
@@ -173,7 +175,7 @@ func (n *Node) open() error {
 		return err
 	}
 	n.db = db
-	n.fsm = &fsm{db: db, log: n.log}
+	n.fsm = &fsm{db: db, log: n.log, levelCap: cfg.level}
 	applied, _, err := getUint64(db, appliedKey)
 	if err != nil {
 		return err

@@ -24,6 +24,8 @@ import (
 //	          opJoin     string server ID | string address
 //	          opRemove   string server ID
 //	          opStepdown nothing
+//	          opLevel    nothing; answered by any member, with its feature
+//	                     level (feature.go) as the result's Seq
 //	response  uvarint id | code | result (below) | error
 //	          codeOK     no error
 //	          codeRoster string message | string condition | string text
@@ -56,6 +58,7 @@ const (
 	opJoin     byte = 2
 	opRemove   byte = 3
 	opStepdown byte = 4
+	opLevel    byte = 5
 
 	// flagRelay asks a node that is not the leader to pass the request on
 	// to the leader (one hop), for a node that is not a member yet and so
@@ -87,8 +90,9 @@ const (
 	codeInternal    byte = 12 // anything else
 	codeIdentity    byte = 13 // ErrIdentity
 	codeUnsafe      byte = 14 // ErrUnsafe
+	codeUnsupported byte = 15 // ErrUnsupported: nothing proposed
 
-	maxCode = codeUnsafe
+	maxCode = codeUnsupported
 )
 
 // request is one forwarded operation.
@@ -115,6 +119,8 @@ func (r request) String() string {
 		return "remove " + r.id
 	case opStepdown:
 		return "stepdown"
+	case opLevel:
+		return "level"
 	}
 	return fmt.Sprintf("op %d", r.op)
 }
@@ -202,7 +208,7 @@ func decodeFwdRequest(p []byte) (uint64, request, error) {
 		r.id, r.addr = d.string(), d.string()
 	case opRemove:
 		r.id = d.string()
-	case opStepdown:
+	case opStepdown, opLevel:
 	default:
 		d.fail(fmt.Errorf("unknown operation %d", r.op))
 	}
@@ -263,6 +269,8 @@ func wireError(err error) (code byte, msg string, se *roster.SetError) {
 		return codeRoster, msg, se
 	case errors.Is(err, ErrNoQuorum):
 		return codeNoQuorum, msg, nil
+	case errors.Is(err, ErrUnsupported):
+		return codeUnsupported, msg, nil
 	case notProposed(err):
 		return codeNotLeader, msg, nil
 	case errors.Is(err, ErrClosed):
@@ -324,6 +332,8 @@ func wireErr(code byte, msg string, se *roster.SetError) error {
 		kind = ErrTimeout
 	case codeNoQuorum:
 		kind = ErrNoQuorum
+	case codeUnsupported:
+		kind = ErrUnsupported
 	}
 	return &remoteError{msg: msg, kind: kind}
 }

@@ -1,0 +1,130 @@
+package consensus
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Feature levels: how a cluster in a rolling upgrade keeps every node able to
+// apply every entry of its log.
+//
+// A node's level is the highest command type it knows (Level; the catalogue
+// is numbered in order of release, so knowing type t means knowing all
+// before it). A node that meets a type it does not know in its log cannot
+// apply it, and skipping it would make its state diverge from the nodes that
+// did; so it halts there (fsm.ApplyBatch) and says so in its log and Stats,
+// and a restart with a newer binary resumes from that entry.
+//
+// To keep that from happening, the leader refuses, before proposing, a
+// command whose type is above the level of any member (ErrUnsupported). It
+// learns each member's level by asking it over the forwarding channel
+// (opLevel) and keeps the answer for levelTTL. A member that cannot answer
+// (down, unreachable, or a release from before levels, which closes the
+// connection at the unknown request) counts as baseLevel, the catalogue
+// every release has known. Commands of types up to baseLevel are never
+// checked, so an old cluster and a mixed one behave as before.
+//
+// The check narrows the window, it cannot close it: a member replaced by an
+// older binary within levelTTL, or a member added between the check and the
+// commit, can still meet an unknown type. Such a node halts rather than
+// diverges. The upgrade procedure is therefore: upgrade every node, one at a
+// time; new command types become usable once the last one runs the new
+// release. Downgrades are not supported once a new type has been used.
+
+// ErrUnsupported is returned by Propose for a command type that some member
+// of the cluster does not know yet (a rolling upgrade in progress). Nothing
+// was proposed.
+var ErrUnsupported = errors.New("consensus: command type not supported by every member")
+
+const (
+	// levelTTL is how long a leader trusts a member's stated level.
+	levelTTL = 10 * time.Second
+	// levelAsk bounds one question to a member about its level.
+	levelAsk = 2 * time.Second
+)
+
+// level is this node's feature level.
+func (n *Node) level() CommandType {
+	if n.fsm.levelCap != 0 {
+		return n.fsm.levelCap
+	}
+	return Level()
+}
+
+// levels is a leader's memory of its members' levels.
+type levels struct {
+	mu   sync.Mutex
+	seen map[raft.ServerID]levelSeen
+}
+
+type levelSeen struct {
+	addr  raft.ServerAddress
+	level CommandType
+	at    time.Time
+}
+
+// checkLevel refuses an encoded command whose type some member of the
+// configuration does not know. It runs on the leader, before proposing.
+func (n *Node) checkLevel(ctx context.Context, cmd []byte) error {
+	if len(cmd) < 3 {
+		return nil // Decode refuses it
+	}
+	t := CommandType(binary.BigEndian.Uint16(cmd[1:3]))
+	if t <= baseLevel {
+		return nil
+	}
+	if t > n.level() {
+		return fmt.Errorf("%w: %s (%d) is above this node's level %d", ErrUnsupported, t, t, n.level())
+	}
+	servers, err := n.servers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range servers {
+		if string(s.ID) == n.cfg.NodeID {
+			continue
+		}
+		if l := n.memberLevel(ctx, s, t); l < t {
+			return fmt.Errorf("%w: %s (%d) needs level %d; member %s is at level %d (upgrade it first)",
+				ErrUnsupported, t, t, t, s.ID, l)
+		}
+	}
+	return nil
+}
+
+// memberLevel returns s's level: remembered, or asked now; baseLevel when s
+// does not answer.
+// A remembered level below t is asked again: the member may have been
+// upgraded since.
+func (n *Node) memberLevel(ctx context.Context, s raft.Server, t CommandType) CommandType {
+	n.lv.mu.Lock()
+	seen, ok := n.lv.seen[s.ID]
+	n.lv.mu.Unlock()
+	if ok && seen.addr == s.Address && seen.level >= t && time.Since(seen.at) < levelTTL {
+		return seen.level
+	}
+	if n.fwd == nil {
+		return baseLevel
+	}
+	ctx, cancel := context.WithTimeout(ctx, levelAsk)
+	defer cancel()
+	res, err := n.fwd.roundTrip(ctx, string(s.Address), request{op: opLevel})
+	if err != nil || res.Seq == 0 || res.Seq > 0xffff {
+		n.log.Info("consensus: member did not state its level", "member", s.ID, "err", err)
+		return baseLevel
+	}
+	l := CommandType(res.Seq)
+	n.lv.mu.Lock()
+	if n.lv.seen == nil {
+		n.lv.seen = map[raft.ServerID]levelSeen{}
+	}
+	n.lv.seen[s.ID] = levelSeen{addr: s.Address, level: l, at: time.Now()}
+	n.lv.mu.Unlock()
+	return l
+}
