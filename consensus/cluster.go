@@ -10,6 +10,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+
+	"github.com/heraldxmpp/herald/consensus/mux"
 )
 
 // checkCluster validates the cluster settings of cfg.
@@ -42,25 +44,25 @@ func checkCluster(cfg *Config) error {
 // listen opens the cluster port and builds Raft's transport over it and the
 // forwarding client.
 func (n *Node) listen(hlog hclog.Logger) (raft.Transport, error) {
-	cn, err := listenCluster(n.cfg.ClusterAddr, n.cfg.AdvertiseAddr, n.cfg.Secret, n.log)
+	cn, err := mux.Listen(n.cfg.ClusterAddr, n.cfg.AdvertiseAddr, n.cfg.Secret, n.log)
 	if err != nil {
 		return nil, err
 	}
 	if n.cfg.WrapListener != nil {
-		cn.ln = n.cfg.WrapListener(cn.ln)
+		cn.WrapListener(n.cfg.WrapListener)
 	}
 	n.net = cn
 	nt := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  raftLayer{cn},
+		Stream:  cn.RaftLayer(),
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  hlog,
 	})
 	n.peers = &peerTransport{NetworkTransport: nt, seen: map[raft.ServerID]peerSeen{}}
-	n.fwd = newForwarder(func(ctx context.Context, addr string) (net.Conn, error) {
-		return cn.dial(ctx, addr, chanForward)
-	}, n.log)
-	n.log.Info("consensus: cluster port open", "node", n.cfg.NodeID, "bind", cn.ln.Addr().String(), "advertise", cn.addr)
+	n.fwd = mux.NewClient(func(ctx context.Context, addr string) (net.Conn, error) {
+		return cn.Dial(ctx, addr, mux.ChanForward)
+	})
+	n.log.Info("consensus: cluster port open", "node", n.cfg.NodeID, "bind", cn.BoundAddr().String(), "advertise", cn.Addr())
 	return n.peers, nil
 }
 

@@ -114,7 +114,7 @@ func (n *Node) memberLevel(ctx context.Context, s raft.Server, t CommandType) Co
 	}
 	ctx, cancel := context.WithTimeout(ctx, levelAsk)
 	defer cancel()
-	res, err := n.fwd.roundTrip(ctx, string(s.Address), request{op: opLevel})
+	res, err := n.roundTrip(ctx, string(s.Address), request{op: opLevel})
 	if err != nil || res.Seq == 0 || res.Seq > 0xffff {
 		n.log.Info("consensus: member did not state its level", "member", s.ID, "err", err)
 		return baseLevel

@@ -240,12 +240,12 @@ func TestUnknownCommandRefused(t *testing.T) {
 // The level question travels as a request without a body and is answered
 // with the level in the result.
 func TestLevelRequestWire(t *testing.T) {
-	frame := encodeFwdRequest(3, request{op: opLevel})
-	id, req, err := decodeFwdRequest(frame[4:])
+	frame := reqFrame(3, request{op: opLevel})
+	id, req, err := splitReq(frame[4:])
 	if err != nil || id != 3 || req.op != opLevel || req.String() != "level" {
 		t.Fatalf("decode level request: %d %+v %v", id, req, err)
 	}
-	_, _, rerr, err := decodeFwdResponse(encodeFwdResponse(1, Result{}, ErrUnsupported)[4:])
+	_, _, rerr, err := splitResp(respFrame(1, Result{}, ErrUnsupported)[4:])
 	if err != nil || !errors.Is(rerr, ErrUnsupported) {
 		t.Errorf("ErrUnsupported across the wire: %v %v", rerr, err)
 	}

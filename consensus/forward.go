@@ -1,16 +1,15 @@
 package consensus
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/heraldxmpp/herald/consensus/mux"
 )
 
 // Leader forwarding. Every write (Propose) and every membership change (Join,
@@ -59,14 +58,6 @@ func notProposed(err error) bool {
 }
 
 const (
-	// fwdQueue bounds, per forwarding connection, the frames queued for the
-	// writer and the requests a leader runs at once. A proposer that finds
-	// the queue full waits for room, bounded by its context; a leader with
-	// fwdQueue requests running stops reading the connection, so a flood
-	// from one peer is pushed back onto its TCP window, not into memory.
-	fwdQueue = 256
-	// fwdWriteTimeout bounds one flush to a peer that stopped reading.
-	fwdWriteTimeout = 10 * time.Second
 	// retryMin and retryMax bound the pause between attempts while no leader
 	// is reachable (a leader change wakes the wait at once).
 	retryMin = 10 * time.Millisecond
@@ -214,7 +205,7 @@ func (n *Node) forward(ctx context.Context, addr string, req request) (Result, e
 	if d, ok := ctx.Deadline(); ok {
 		req.timeout = time.Until(d)
 	}
-	p, err := n.fwd.send(ctx, addr, req)
+	p, err := n.send(ctx, addr, req)
 	if err != nil {
 		return Result{}, err
 	}
@@ -222,23 +213,23 @@ func (n *Node) forward(ctx context.Context, addr string, req request) (Result, e
 	for {
 		watch := n.leaderWatch()
 		select {
-		case r := <-p.reply:
-			return r.res, r.err
-		case <-p.conn.dead:
+		case b := <-p.Reply():
+			return answer(b)
+		case <-p.Dead():
 			select {
-			case r := <-p.reply:
-				return r.res, r.err
+			case b := <-p.Reply():
+				return answer(b)
 			default:
 			}
-			return Result{}, fmt.Errorf("%w: %s forwarded to %s: connection lost, outcome unknown: %v", ErrNotLeader, req, addr, p.conn.cause())
+			return Result{}, fmt.Errorf("%w: %s forwarded to %s: connection lost, outcome unknown: %v", ErrNotLeader, req, addr, p.Cause())
 		case <-ctx.Done():
-			p.cancel()
+			p.Cancel()
 			return Result{}, fmt.Errorf("%w: %s forwarded to %s: outcome unknown: %w", ErrTimeout, req, addr, ctx.Err())
 		case <-n.done:
-			p.cancel()
+			p.Cancel()
 			return Result{}, fmt.Errorf("%w: %s forwarded to %s: outcome unknown", ErrClosed, req, addr)
 		case <-orphaned:
-			p.cancel()
+			p.Cancel()
 			return Result{}, fmt.Errorf("%w: %s forwarded to %s: no leader for %s, outcome unknown", ErrNotLeader, req, addr, n.leaderWait)
 		case <-watch:
 			switch now, _ := n.raft.LeaderWithID(); {
@@ -249,7 +240,7 @@ func (n *Node) forward(ctx context.Context, addr string, req request) (Result, e
 					orphaned = time.After(n.leaderWait)
 				}
 			default:
-				p.cancel()
+				p.Cancel()
 				return Result{}, fmt.Errorf("%w: %s forwarded to %s: leader changed to %s, outcome unknown", ErrNotLeader, req, addr, now)
 			}
 		}
@@ -327,315 +318,65 @@ func (n *Node) serve(ctx context.Context, req request) (Result, error) {
 }
 
 // serveForward answers the requests of one forwarding connection until it
-// closes: one reader (this goroutine), one writer, and one goroutine per
-// request in flight, at most fwdQueue of them.
+// closes (mux.Serve: one reader, one writer, at most mux.Queue requests in
+// flight). A request that cannot be decoded closes the connection.
 func (n *Node) serveForward(c net.Conn) {
-	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan []byte, fwdQueue)
-	sem := make(chan struct{}, fwdQueue)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		bw := bufio.NewWriterSize(c, 64<<10)
-		for {
-			select {
-			case f := <-out:
-				bw.Write(f)
-				for more := true; more; {
-					select {
-					case f := <-out:
-						bw.Write(f)
-					default:
-						more = false
-					}
-				}
-				c.SetWriteDeadline(time.Now().Add(fwdWriteTimeout))
-				if err := bw.Flush(); err != nil {
-					cancel()
-					c.Close()
-					return
-				}
-			case <-ctx.Done():
-				return
-			}
-		}
-	})
-	br := bufio.NewReaderSize(c, 64<<10)
-	var buf []byte
-read:
-	for {
-		p, err := readFrame(br, buf)
+	mux.Serve(c, func(ctx context.Context, p []byte) ([]byte, error) {
+		req, err := decodeFwdRequest(p)
 		if err != nil {
-			break
-		}
-		buf = p
-		id, req, err := decodeFwdRequest(p) // copies what it keeps
-		if err != nil {
-			n.log.Warn("consensus: bad forwarded request", "remote", c.RemoteAddr().String(), "err", err)
-			break
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			break read
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			res, err := n.serve(ctx, req)
-			select {
-			case out <- encodeFwdResponse(id, res, err):
-			case <-ctx.Done():
-			}
-		})
-	}
-	cancel()
-	c.Close()
-	wg.Wait()
-}
-
-// forwarder is the client side of the forwarding channel: one connection per
-// leader address, shared by all proposers, requests multiplexed by id.
-type forwarder struct {
-	dial func(ctx context.Context, addr string) (net.Conn, error)
-	log  *slog.Logger
-
-	mu      sync.Mutex
-	conns   map[string]*fwdConn
-	dialing map[string]chan struct{}
-	closed  bool
-}
-
-func newForwarder(dial func(ctx context.Context, addr string) (net.Conn, error), log *slog.Logger) *forwarder {
-	return &forwarder{dial: dial, log: log, conns: map[string]*fwdConn{}, dialing: map[string]chan struct{}{}}
-}
-
-// pending is a request on its way.
-type pending struct {
-	conn  *fwdConn
-	id    uint64
-	reply chan reply
-}
-
-type reply struct {
-	res Result
-	err error
-}
-
-// cancel forgets the request: its answer, if it comes, is dropped.
-func (p *pending) cancel() { p.conn.forget(p.id) }
-
-// send queues req to addr. Its errors mean the request was not sent; a
-// failure to reach addr is an errRetry.
-func (f *forwarder) send(ctx context.Context, addr string, req request) (*pending, error) {
-	c, err := f.conn(ctx, addr)
-	if err != nil {
-		if errors.Is(err, ErrAuth) {
 			return nil, err
 		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w: %s to %s not sent: %w", ErrTimeout, req, addr, ctx.Err())
-		}
-		return nil, errRetry{fmt.Errorf("consensus: leader %s unreachable: %w", addr, err)}
-	}
-	p := &pending{conn: c, reply: make(chan reply, 1)}
-	c.mu.Lock()
-	c.next++
-	p.id = c.next
-	c.pending[p.id] = p.reply
-	c.mu.Unlock()
-	frame := encodeFwdRequest(p.id, req)
-	select {
-	case c.out <- frame:
+		res, err := n.serve(ctx, req)
+		return encodeFwdResponse(res, err), nil
+	}, n.log)
+}
+
+// send queues req for the leader at addr. Its errors mean the request was
+// not sent; a failure to reach addr is an errRetry.
+func (n *Node) send(ctx context.Context, addr string, req request) (*mux.Pending, error) {
+	p, err := n.fwd.Send(ctx, addr, encodeFwdRequest(req))
+	switch {
+	case err == nil:
 		return p, nil
-	case <-c.dead:
-		p.cancel()
-		return nil, errRetry{fmt.Errorf("consensus: connection to leader %s lost before sending: %v", addr, c.cause())}
-	case <-ctx.Done():
-		p.cancel()
+	case errors.Is(err, ErrAuth):
+		return nil, err
+	case ctx.Err() != nil:
 		return nil, fmt.Errorf("%w: %s to %s not sent: %w", ErrTimeout, req, addr, ctx.Err())
 	}
+	return nil, errRetry{fmt.Errorf("consensus: leader %s unreachable: %w", addr, err)}
+}
+
+// answer decodes the leader's answer to a forwarded request.
+func answer(b []byte) (Result, error) {
+	res, rerr, err := decodeFwdResponse(b)
+	if err != nil {
+		return Result{}, fmt.Errorf("%w: outcome unknown: %w", ErrNotLeader, err)
+	}
+	return res, rerr
 }
 
 // roundTrip sends req to addr and waits for the answer, ctx, or the
 // connection's end.
-func (f *forwarder) roundTrip(ctx context.Context, addr string, req request) (Result, error) {
+func (n *Node) roundTrip(ctx context.Context, addr string, req request) (Result, error) {
 	if d, ok := ctx.Deadline(); ok {
 		req.timeout = time.Until(d)
 	}
-	p, err := f.send(ctx, addr, req)
+	p, err := n.send(ctx, addr, req)
 	if err != nil {
 		return Result{}, err
 	}
 	select {
-	case r := <-p.reply:
-		return r.res, r.err
-	case <-p.conn.dead:
+	case b := <-p.Reply():
+		return answer(b)
+	case <-p.Dead():
 		select {
-		case r := <-p.reply:
-			return r.res, r.err
+		case b := <-p.Reply():
+			return answer(b)
 		default:
 		}
-		return Result{}, fmt.Errorf("consensus: %s via %s: connection lost: %v", req, addr, p.conn.cause())
+		return Result{}, fmt.Errorf("consensus: %s via %s: connection lost: %v", req, addr, p.Cause())
 	case <-ctx.Done():
-		p.cancel()
+		p.Cancel()
 		return Result{}, fmt.Errorf("%w: %s via %s: %w", ErrTimeout, req, addr, ctx.Err())
-	}
-}
-
-// conn returns the live connection to addr, dialing it if needed; one dial
-// per address at a time.
-func (f *forwarder) conn(ctx context.Context, addr string) (*fwdConn, error) {
-	for {
-		f.mu.Lock()
-		if f.closed {
-			f.mu.Unlock()
-			return nil, errNetClosed
-		}
-		if c := f.conns[addr]; c != nil {
-			f.mu.Unlock()
-			return c, nil
-		}
-		if w, ok := f.dialing[addr]; ok {
-			f.mu.Unlock()
-			select {
-			case <-w:
-				continue
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-		}
-		w := make(chan struct{})
-		f.dialing[addr] = w
-		f.mu.Unlock()
-
-		dctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
-		nc, err := f.dial(dctx, addr)
-		cancel()
-		f.mu.Lock()
-		delete(f.dialing, addr)
-		close(w)
-		if err == nil && f.closed {
-			nc.Close()
-			err = errNetClosed
-		}
-		if err != nil {
-			f.mu.Unlock()
-			return nil, err
-		}
-		c := &fwdConn{c: nc, out: make(chan []byte, fwdQueue), dead: make(chan struct{}), pending: map[uint64]chan reply{}}
-		c.onDead = func() {
-			f.mu.Lock()
-			if f.conns[addr] == c {
-				delete(f.conns, addr)
-			}
-			f.mu.Unlock()
-		}
-		f.conns[addr] = c
-		f.mu.Unlock()
-		go c.readLoop()
-		go c.writeLoop()
-		return c, nil
-	}
-}
-
-// close fails every connection; later sends fail.
-func (f *forwarder) close() {
-	f.mu.Lock()
-	f.closed = true
-	var all []*fwdConn
-	for _, c := range f.conns {
-		all = append(all, c)
-	}
-	f.mu.Unlock()
-	for _, c := range all {
-		c.fail(errNetClosed)
-	}
-}
-
-// fwdConn is one forwarding connection, client side: a writer draining out
-// and a reader matching answers to pending requests by id.
-type fwdConn struct {
-	c      net.Conn
-	out    chan []byte
-	dead   chan struct{}
-	onDead func()
-	once   sync.Once
-	err    error // why it died; set before dead is closed
-
-	mu      sync.Mutex
-	next    uint64
-	pending map[uint64]chan reply
-}
-
-func (c *fwdConn) fail(err error) {
-	c.once.Do(func() {
-		c.err = err
-		close(c.dead)
-		c.c.Close()
-		c.onDead()
-	})
-}
-
-func (c *fwdConn) cause() error {
-	select {
-	case <-c.dead:
-		return c.err
-	default:
-		return nil
-	}
-}
-
-func (c *fwdConn) forget(id uint64) {
-	c.mu.Lock()
-	delete(c.pending, id)
-	c.mu.Unlock()
-}
-
-func (c *fwdConn) writeLoop() {
-	bw := bufio.NewWriterSize(c.c, 64<<10)
-	for {
-		select {
-		case f := <-c.out:
-			bw.Write(f)
-			for more := true; more; {
-				select {
-				case f := <-c.out:
-					bw.Write(f)
-				default:
-					more = false
-				}
-			}
-			c.c.SetWriteDeadline(time.Now().Add(fwdWriteTimeout))
-			if err := bw.Flush(); err != nil {
-				c.fail(err)
-				return
-			}
-		case <-c.dead:
-			return
-		}
-	}
-}
-
-func (c *fwdConn) readLoop() {
-	br := bufio.NewReaderSize(c.c, 64<<10)
-	var buf []byte
-	for {
-		p, err := readFrame(br, buf)
-		if err != nil {
-			c.fail(err)
-			return
-		}
-		buf = p
-		id, res, rerr, err := decodeFwdResponse(p)
-		if err != nil {
-			c.fail(err)
-			return
-		}
-		c.mu.Lock()
-		ch := c.pending[id]
-		delete(c.pending, id)
-		c.mu.Unlock()
-		if ch != nil {
-			ch <- reply{res, rerr}
-		}
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/heraldxmpp/herald/consensus/mux"
 )
 
 // Config configures a Node. The zero value plus Dir opens a single node.
@@ -102,11 +104,11 @@ type Node struct {
 
 	// The cluster port (nil without ClusterAddr): the listener, Raft's
 	// transport over it, and the forwarding client (cluster.go, forward.go).
-	net        *clusterNet
+	net        *mux.Net
 	peers      *peerTransport
-	fwd        *forwarder
+	fwd        *mux.Client
 	pmu        sync.Mutex
-	pm         *peerMgr      // the peer channel, once SetPeerHandler ran (peer.go)
+	pm         *mux.Peers    // the peer channel, once SetPeerHandler ran (peer.go)
 	leaderWait time.Duration // how long lead looks for a leader (ErrNoQuorum)
 	lmu        sync.Mutex
 	lch        chan struct{} // closed at the next leader change; see leaderWatch
@@ -245,7 +247,7 @@ func (n *Node) open() error {
 		return fmt.Errorf("consensus: start raft: %w", err)
 	}
 	if n.net != nil {
-		n.net.start(n.serveForward, n.servePeer)
+		n.net.Start(n.serveForward, n.servePeer)
 		n.watchLeader()
 	}
 	if !existing && (cfg.Bootstrap || n.ownTrans != nil) {
@@ -380,7 +382,7 @@ func (n *Node) Close() error {
 			shutdown = n.raft.Shutdown()
 		}
 		if pm := n.peerMgr(); pm != nil {
-			pm.close()
+			pm.Close()
 		}
 		if n.net != nil {
 			// Cut the network while Raft stops, so that none of its
@@ -391,10 +393,10 @@ func (n *Node) Close() error {
 			errs = append(errs, shutdown.Error())
 		}
 		if n.fwd != nil {
-			n.fwd.close()
+			n.fwd.Close()
 		}
 		if pm := n.peerMgr(); pm != nil {
-			pm.wg.Wait()
+			pm.Wait()
 		}
 		if n.ownTrans != nil {
 			errs = append(errs, n.ownTrans.Close())

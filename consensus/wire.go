@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -14,11 +13,10 @@ import (
 )
 
 // The forwarding channel's wire format (frozen by testdata/forward/*.golden).
-// Each message is a frame:
+// Each message is a frame of the mux (consensus/mux: a uint32 length, the
+// uvarint id pairing a request with its answer, then the payload below):
 //
-//	uint32 big-endian length | payload (at most maxFrame bytes)
-//
-//	request   uvarint id | op | flags (relay, force) | uvarint timeout (ms; 0: the leader's
+//	request   op | flags (relay, force) | uvarint timeout (ms; 0: the leader's
 //	          ApplyTimeout) | body
 //	          opPropose  the encoded command (codec.go), to the end
 //	          opJoin     string server ID | string address
@@ -26,7 +24,7 @@ import (
 //	          opStepdown nothing
 //	          opLevel    nothing; answered by any member, with its feature
 //	                     level (feature.go) as the result's Seq
-//	response  uvarint id | code | result (below) | error
+//	response  code | result (below) | error
 //	          codeOK     no error
 //	          codeRoster string message | string condition | string text
 //	          others     string message
@@ -34,7 +32,6 @@ import (
 // The result travels with an error too: a domain error is a committed entry,
 // and its Result.Index is what WaitApplied takes.
 //
-// Requests on one connection are answered in any order; the id pairs them.
 // Strings are uvarint-length-prefixed, as in codec.go, and decoding is as
 // strict (no trailing bytes, minimal varints, no unknown flags).
 //
@@ -68,8 +65,6 @@ const (
 	flagForce byte = 2
 
 	resultVersion = 1
-
-	maxFrame = 64 << 20
 )
 
 // Response codes: how an error crosses the forwarding channel. wireError and
@@ -125,42 +120,9 @@ func (r request) String() string {
 	return fmt.Sprintf("op %d", r.op)
 }
 
-// appendFrame appends a frame holding payload to b. The length is patched
-// in once the payload is written: start with b = frameStart(b).
-func frameStart(b []byte) []byte { return append(b, 0, 0, 0, 0) }
-
-func frameEnd(b []byte, start int) []byte {
-	binary.BigEndian.PutUint32(b[start:], uint32(len(b)-start-4))
-	return b
-}
-
-// readFrame reads one frame's payload.
-func readFrame(r io.Reader, buf []byte) ([]byte, error) {
-	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return nil, err
-	}
-	n := binary.BigEndian.Uint32(hdr[:])
-	if n > maxFrame {
-		return nil, fmt.Errorf("%w: forwarding frame of %d bytes", ErrCorrupt, n)
-	}
-	if uint32(cap(buf)) < n {
-		buf = make([]byte, n)
-	}
-	buf = buf[:n]
-	if _, err := io.ReadFull(r, buf); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	return buf, nil
-}
-
-// encodeFwdRequest returns the frame of request id.
-func encodeFwdRequest(id uint64, r request) []byte {
-	b := frameStart(make([]byte, 0, 32+len(r.cmd)))
-	b = binary.AppendUvarint(b, id)
+// encodeFwdRequest returns the payload of a request (the mux adds the id).
+func encodeFwdRequest(r request) []byte {
+	b := make([]byte, 0, 32+len(r.cmd))
 	var f byte
 	if r.relay {
 		f |= flagRelay
@@ -178,13 +140,12 @@ func encodeFwdRequest(id uint64, r request) []byte {
 	case opRemove:
 		b = appendString(b, r.id)
 	}
-	return frameEnd(b, 0)
+	return b
 }
 
 // decodeFwdRequest parses a request payload.
-func decodeFwdRequest(p []byte) (uint64, request, error) {
+func decodeFwdRequest(p []byte) (request, error) {
 	d := decoder{b: p}
-	id := d.uvarint()
 	r := request{op: d.byte()}
 	f := d.byte()
 	if f&^(flagRelay|flagForce) != 0 {
@@ -213,18 +174,16 @@ func decodeFwdRequest(p []byte) (uint64, request, error) {
 		d.fail(fmt.Errorf("unknown operation %d", r.op))
 	}
 	if err := d.finish(); err != nil {
-		return id, r, fmt.Errorf("%w: forwarded request: %w", ErrCorrupt, err)
+		return r, fmt.Errorf("%w: forwarded request: %w", ErrCorrupt, err)
 	}
-	return id, r, nil
+	return r, nil
 }
 
-// encodeFwdResponse returns the frame answering request id with res or err.
-func encodeFwdResponse(id uint64, res Result, err error) []byte {
-	b := frameStart(make([]byte, 0, 48))
-	b = binary.AppendUvarint(b, id)
+// encodeFwdResponse returns the payload answering a request with res or err.
+func encodeFwdResponse(res Result, err error) []byte {
+	b := make([]byte, 0, 48)
 	if err == nil {
-		b = appendResult(append(b, codeOK), res)
-		return frameEnd(b, 0)
+		return appendResult(append(b, codeOK), res)
 	}
 	code, msg, se := wireError(err)
 	b = appendResult(append(b, code), res)
@@ -232,13 +191,12 @@ func encodeFwdResponse(id uint64, res Result, err error) []byte {
 	if code == codeRoster {
 		b = appendString(appendString(b, string(se.Condition)), se.Text)
 	}
-	return frameEnd(b, 0)
+	return b
 }
 
 // decodeFwdResponse parses a response payload into the request's outcome.
-func decodeFwdResponse(p []byte) (id uint64, res Result, rerr error, err error) {
+func decodeFwdResponse(p []byte) (res Result, rerr error, err error) {
 	d := decoder{b: p}
-	id = d.uvarint()
 	code := d.byte()
 	if code > maxCode && d.err == nil {
 		d.fail(fmt.Errorf("unknown response code %d", code))
@@ -254,9 +212,9 @@ func decodeFwdResponse(p []byte) (id uint64, res Result, rerr error, err error) 
 		rerr = wireErr(code, d.string(), nil)
 	}
 	if err := d.finish(); err != nil {
-		return id, Result{}, nil, fmt.Errorf("%w: forwarded response: %w", ErrCorrupt, err)
+		return Result{}, nil, fmt.Errorf("%w: forwarded response: %w", ErrCorrupt, err)
 	}
-	return id, res, rerr, nil
+	return res, rerr, nil
 }
 
 // wireError is how err crosses the forwarding channel: a code the proposer
