@@ -17,11 +17,11 @@ type CommandType uint16
 // catalogue from its own file with register. Encodings are frozen by
 // testdata/commands/*.golden.
 const (
-	TypeCreateAccount CommandType = 1 // command.go
-	TypeSetSecret     CommandType = 2 // command.go
-	TypeDeleteAccount CommandType = 3 // command.go
-	TypeStoreOffline  CommandType = 4 // command.go
-	TypeDeleteOffline CommandType = 5 // command.go
+	TypeCreateAccount CommandType = 1 // account.go
+	TypeSetSecret     CommandType = 2 // account.go
+	TypeDeleteAccount CommandType = 3 // account.go
+	TypeStoreOffline  CommandType = 4 // account.go
+	TypeDeleteOffline CommandType = 5 // account.go
 	TypeRosterOp      CommandType = 6 // roster.go
 	TypeNodeIdentity  CommandType = 7 // identity.go
 )

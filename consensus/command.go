@@ -1,7 +1,6 @@
 package consensus
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,10 +8,6 @@ import (
 
 	"github.com/heraldxmpp/herald/roster"
 )
-
-// DefaultOfflineLimit is the offline-message cap per user used when neither
-// Config.OfflineLimit nor StoreOffline.Limit says otherwise.
-const DefaultOfflineLimit = 1000
 
 // maxNameLen bounds an account name: a bare JID is at most 1023 octets of
 // localpart, '@', and 1023 octets of domainpart (RFC 7622 3.2, 3.3).
@@ -24,8 +19,8 @@ const maxNameLen = 1023 + 1 + 1023
 // beyond the Pebble batch.
 //
 // The set of commands is closed: the implementations are the types with a
-// row in the catalogue (catalogue.go); this file holds the account and
-// offline-message commands.
+// row in the catalogue (catalogue.go), defined in their services' files
+// (account.go, roster.go).
 type Command interface {
 	// Type returns the command's number in the catalogue.
 	Type() CommandType
@@ -50,115 +45,6 @@ type Result struct {
 	Removed uint64
 	// Roster is what a RosterOp decided (the roster table's effect).
 	Roster *roster.Effect
-}
-
-// CreateAccount creates an account. It fails with ErrExists if Name is taken.
-type CreateAccount struct {
-	Name    string // bare JID, e.g. alice@localhost
-	Secret  []byte // opaque credentials blob (SCRAM salted keys, never plaintext)
-	Created int64  // unix nanoseconds, stamped by the proposer
-}
-
-// SetSecret replaces an account's credentials. It fails with ErrNotFound if
-// the account does not exist.
-type SetSecret struct {
-	Name   string
-	Secret []byte
-}
-
-// DeleteAccount removes an account and every key held under that user
-// (offline messages, and later roster data). It fails with ErrNotFound if the
-// account does not exist.
-type DeleteAccount struct {
-	Name string
-}
-
-// StoreOffline stores a message for later delivery to User. It fails with
-// ErrNotFound if the account does not exist and with ErrOfflineFull when User
-// already holds Limit messages. On success Result.Seq is the message's
-// sequence number: per user, starting at 1, strictly increasing.
-type StoreOffline struct {
-	User   string // bare JID of the recipient
-	From   string // JID of the sender, as the router saw it
-	Stanza []byte // serialized XML, stored as given
-	At     int64  // unix nanoseconds, stamped by the proposer
-	// Limit is the cap in force for this command. Zero means "the node's
-	// Config.OfflineLimit": Propose fills it in, so that every replica applies
-	// the same cap whatever its local configuration. A zero reaching Apply
-	// means DefaultOfflineLimit.
-	Limit uint32
-}
-
-// DeleteOffline removes User's offline messages with Seq <= UpTo, typically
-// after they were delivered. Result.Removed counts them. It fails with
-// ErrNotFound if the account does not exist.
-type DeleteOffline struct {
-	User string
-	UpTo uint64
-}
-
-// The catalogue rows of the account and offline-message commands.
-var _ = register(
-	row{TypeCreateAccount, "create-account", func(d *decoder) Command {
-		return CreateAccount{Name: d.string(), Secret: d.bytes(), Created: d.varint()}
-	}},
-	row{TypeSetSecret, "set-secret", func(d *decoder) Command {
-		return SetSecret{Name: d.string(), Secret: d.bytes()}
-	}},
-	row{TypeDeleteAccount, "delete-account", func(d *decoder) Command {
-		return DeleteAccount{Name: d.string()}
-	}},
-	row{TypeStoreOffline, "store-offline", func(d *decoder) Command {
-		return StoreOffline{User: d.string(), From: d.string(), Stanza: d.bytes(), At: d.varint(), Limit: d.uint32()}
-	}},
-	row{TypeDeleteOffline, "delete-offline", func(d *decoder) Command {
-		return DeleteOffline{User: d.string(), UpTo: d.uvarint()}
-	}},
-)
-
-func (c CreateAccount) encode(b []byte) []byte {
-	b = appendString(b, c.Name)
-	b = appendString(b, string(c.Secret))
-	return binary.AppendVarint(b, c.Created)
-}
-
-func (c SetSecret) encode(b []byte) []byte {
-	return appendString(appendString(b, c.Name), string(c.Secret))
-}
-
-func (c DeleteAccount) encode(b []byte) []byte { return appendString(b, c.Name) }
-
-func (c StoreOffline) encode(b []byte) []byte {
-	b = appendString(b, c.User)
-	b = appendString(b, c.From)
-	b = appendString(b, string(c.Stanza))
-	b = binary.AppendVarint(b, c.At)
-	return binary.AppendUvarint(b, uint64(c.Limit))
-}
-
-func (c DeleteOffline) encode(b []byte) []byte {
-	return binary.AppendUvarint(appendString(b, c.User), c.UpTo)
-}
-
-func (CreateAccount) Type() CommandType { return TypeCreateAccount }
-func (SetSecret) Type() CommandType     { return TypeSetSecret }
-func (DeleteAccount) Type() CommandType { return TypeDeleteAccount }
-func (StoreOffline) Type() CommandType  { return TypeStoreOffline }
-func (DeleteOffline) Type() CommandType { return TypeDeleteOffline }
-
-func (c CreateAccount) validate() error { return validName(c.Name) }
-func (c SetSecret) validate() error     { return validName(c.Name) }
-func (c DeleteAccount) validate() error { return validName(c.Name) }
-func (c DeleteOffline) validate() error { return validName(c.User) }
-
-func (c StoreOffline) validate() error {
-	if err := validName(c.User); err != nil {
-		return err
-	}
-	if len(c.Stanza) == 0 {
-		return fmt.Errorf("%w: empty stanza", ErrInvalid)
-	}
-	return nil
 }
 
 // validName checks that name can be an account key: a bare JID

@@ -12,8 +12,9 @@
 // Without Config.ClusterAddr a Node is a single node that bootstraps itself
 // on an in-memory Raft transport. With it, the Node is a cluster member:
 //
-//   - One TCP port (the cluster port) carries Raft's traffic, a forwarding
-//     channel and a peer channel, told apart by the connection's first byte. Every connection
+//   - One TCP port (the cluster port, package consensus/mux) carries Raft's
+//     traffic, a forwarding channel and a peer channel, told apart by the
+//     connection's first byte. Every connection
 //     starts with an HMAC-SHA256 challenge/response in both directions over
 //     the shared Config.Secret; a peer that fails it is closed before a byte
 //     reaches Raft (ErrAuth). The port is authenticated, not encrypted: keep
@@ -67,7 +68,7 @@
 //     Propose never applies a command twice.
 //   - The cluster port hands a connection to Raft, the forwarding server or
 //     the peer channel only after the dialer proved it knows the secret.
-//   - The peer channel (peer.go, started by SetPeerHandler) carries opaque
+//   - The peer channel (mux.Peers, started by SetPeerHandler) carries opaque
 //     node-to-node messages outside Raft (the delivery layer's session
 //     tables): SendPeer never blocks, messages to one peer keep their order,
 //     PeerUp reports every (re)connection and PeerDown a peer gone for

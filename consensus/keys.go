@@ -23,7 +23,7 @@ import (
 //
 //	'u' domain 0x00 local 0x00            per-user prefix: DeleteAccount removes
 //	                                      the whole span with one DeleteRange
-//	    ... 'a'                           -> account record (see state.go)
+//	    ... 'a'                           -> account record (see account.go)
 //	    ... 'o' seq (uint64 big-endian)   -> offline message; big-endian keeps
 //	                                         arrival order in key order
 //	    ... 'q'                           -> offline counter: last seq assigned,

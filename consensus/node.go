@@ -43,7 +43,7 @@ type Config struct {
 
 	// ClusterAddr is the cluster port's bind address (host:port; port 0
 	// picks a free one). It carries Raft and the forwarding channel between
-	// nodes, authenticated with Secret (transport.go). Empty means no
+	// nodes, authenticated with Secret (package mux). Empty means no
 	// cluster port. With one, NodeID and Secret are required and Transport
 	// must be nil.
 	ClusterAddr string
@@ -103,7 +103,7 @@ type Node struct {
 	ownTrans *raft.InmemTransport
 
 	// The cluster port (nil without ClusterAddr): the listener, Raft's
-	// transport over it, and the forwarding client (cluster.go, forward.go).
+	// transport over it, and the forwarding client (port.go, forward.go).
 	net        *mux.Net
 	peers      *peerTransport
 	fwd        *mux.Client

@@ -14,6 +14,16 @@ import (
 	"github.com/heraldxmpp/herald/consensus/mux"
 )
 
+// The cluster port itself (listener, handshake, channels, the forwarding
+// channel's multiplexing and frames) is package mux.
+
+// MinSecretLen is the minimum length of Config.Secret.
+const MinSecretLen = mux.MinSecretLen
+
+// ErrAuth is returned when a cluster peer does not prove knowledge of the
+// cluster secret (or this node does not, to it).
+var ErrAuth = mux.ErrAuth
+
 // checkCluster validates the cluster settings of cfg.
 func checkCluster(cfg *Config) error {
 	if cfg.ClusterAddr == "" {
@@ -64,24 +74,4 @@ func (n *Node) listen(hlog hclog.Logger) (raft.Transport, error) {
 	})
 	n.log.Info("consensus: cluster port open", "node", n.cfg.NodeID, "bind", cn.BoundAddr().String(), "advertise", cn.Addr())
 	return n.peers, nil
-}
-
-// WaitApplied waits until this node's state includes the log entry at index,
-// typically the Result.Index of a write made through another node, so that
-// reads here see that write. On the node that made the write it returns at
-// once. It fails with ErrTimeout when ctx ends first, and with ErrClosed.
-func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
-	for {
-		ch := n.fsm.watch()
-		if n.fsm.appliedIndex() >= index {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("%w: index %d not applied (at %d): %w", ErrTimeout, index, n.fsm.appliedIndex(), ctx.Err())
-		case <-n.done:
-			return ErrClosed
-		}
-	}
 }

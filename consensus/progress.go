@@ -5,19 +5,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-
-	"github.com/heraldxmpp/herald/consensus/mux"
 )
-
-// The cluster port itself (listener, handshake, channels, the forwarding
-// channel's multiplexing and frames) is package mux.
-
-// MinSecretLen is the minimum length of Config.Secret.
-const MinSecretLen = mux.MinSecretLen
-
-// ErrAuth is returned when a cluster peer does not prove knowledge of the
-// cluster secret (or this node does not, to it).
-var ErrAuth = mux.ErrAuth
 
 // peerTransport is Raft's network transport, watching the leader's
 // AppendEntries (heartbeats included, every HeartbeatTimeout/10) to learn when
