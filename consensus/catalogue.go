@@ -24,6 +24,7 @@ const (
 	TypeDeleteOffline CommandType = 5 // account.go
 	TypeRosterOp      CommandType = 6 // roster.go
 	TypeNodeIdentity  CommandType = 7 // identity.go
+	TypeKeyed         CommandType = 8 // keyed.go
 )
 
 // baseLevel is the feature level every Herald binary with a cluster port

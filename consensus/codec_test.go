@@ -38,6 +38,7 @@ var samples = []Command{
 		MaxItems: 1000, MaxPending: 100,
 	},
 	NodeIdentity{Node: "n2", Identity: "T4XQKZ7B2VJ5M3NPLW6YDRHC4A"},
+	Keyed{Origin: "n1", Seq: 1_700_000_000_000_000_001, Cmd: DeleteOffline{User: "alice@localhost", UpTo: 300}},
 }
 
 func goldenPath(c Command) string {

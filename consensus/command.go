@@ -79,6 +79,18 @@ var (
 	ErrSchema    = errors.New("consensus: schema version mismatch")
 )
 
+// What became of a write that failed without a domain outcome: every such
+// error of Propose is one of these two (errors.Is), besides ErrInvalid.
+var (
+	// ErrNotApplied: the write was not made and will not be (nothing was
+	// proposed, or the leader refused it before proposing, for example past
+	// its deadline). Trying again is safe.
+	ErrNotApplied = errors.New("consensus: not applied")
+	// ErrOutcomeUnknown: the write may have been applied or not; Propose
+	// could not find out before its deadline. Read before trying again.
+	ErrOutcomeUnknown = errors.New("consensus: outcome unknown")
+)
+
 // ErrUnknownCommand is a command type this binary does not know: written by
 // a newer binary. It is also an ErrCorrupt (errors.Is). Propose refuses it
 // and a node that meets one in its log stops applying (see feature.go).
@@ -88,3 +100,14 @@ type unknownCommand struct{}
 
 func (unknownCommand) Error() string        { return "consensus: unknown command type" }
 func (unknownCommand) Is(target error) bool { return target == ErrCorrupt }
+
+// notApplied and unknownOutcome mark an error with its class, keeping the
+// error itself (and its sentinels) for errors.Is.
+func notApplied(err error) error { return classed{err, ErrNotApplied} }
+
+func unknownOutcome(err error) error { return classed{err, ErrOutcomeUnknown} }
+
+type classed struct{ err, class error }
+
+func (e classed) Error() string   { return e.err.Error() }
+func (e classed) Unwrap() []error { return []error{e.err, e.class} }

@@ -64,8 +64,11 @@
 //     syncs Pebble, so no entry whose effect could be lost leaves the log.
 //   - Only Node.lead (forward.go) decides where an operation runs: Propose,
 //     Join, Remove and Stepdown go through it. A request is sent again to a
-//     new leader only when it is known not to have been proposed, so one
-//     Propose never applies a command twice.
+//     new leader when it is known not to have been proposed, or when it is a
+//     keyed write (keyed.go: an idempotency key whose outcome Apply keeps),
+//     so one Propose never applies a command twice. A forwarded write
+//     carries its deadline; the leader refuses it once past. Every failed
+//     write is ErrNotApplied or ErrOutcomeUnknown.
 //   - The cluster port hands a connection to Raft, the forwarding server or
 //     the peer channel only after the dialer proved it knows the secret.
 //   - The peer channel (mux.Peers, started by SetPeerHandler) carries opaque

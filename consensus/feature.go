@@ -3,7 +3,6 @@ package consensus
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -40,7 +39,13 @@ import (
 // ErrUnsupported is returned by Propose for a command type that some member
 // of the cluster does not know yet (a rolling upgrade in progress). Nothing
 // was proposed.
-var ErrUnsupported = errors.New("consensus: command type not supported by every member")
+// It is also an ErrNotApplied.
+var ErrUnsupported error = unsupported{}
+
+type unsupported struct{}
+
+func (unsupported) Error() string        { return "consensus: command type not supported by every member" }
+func (unsupported) Is(target error) bool { return target == ErrNotApplied }
 
 const (
 	// levelTTL is how long a leader trusts a member's stated level.
@@ -61,6 +66,7 @@ func (n *Node) level() CommandType {
 type levels struct {
 	mu   sync.Mutex
 	seen map[raft.ServerID]levelSeen
+	all  map[CommandType]time.Time // when every member last knew the type
 }
 
 type levelSeen struct {
@@ -79,6 +85,13 @@ func (n *Node) checkLevel(ctx context.Context, cmd []byte) error {
 	if t <= baseLevel {
 		return nil
 	}
+	return n.needLevel(ctx, t)
+}
+
+// needLevel returns nil when this node and every member of the
+// configuration know command type t, and ErrUnsupported naming one that
+// does not otherwise.
+func (n *Node) needLevel(ctx context.Context, t CommandType) error {
 	if t > n.level() {
 		return fmt.Errorf("%w: %s (%d) is above this node's level %d", ErrUnsupported, t, t, n.level())
 	}
@@ -96,6 +109,28 @@ func (n *Node) checkLevel(ctx context.Context, cmd []byte) error {
 		}
 	}
 	return nil
+}
+
+// clusterAtLeast reports whether every member knows command type t, as
+// needLevel, remembering a yes for levelTTL so that the write path does not
+// ask Raft for its configuration at every Propose.
+func (n *Node) clusterAtLeast(ctx context.Context, t CommandType) bool {
+	n.lv.mu.Lock()
+	at, ok := n.lv.all[t]
+	n.lv.mu.Unlock()
+	if ok && time.Since(at) < levelTTL {
+		return true
+	}
+	if n.needLevel(ctx, t) != nil {
+		return false
+	}
+	n.lv.mu.Lock()
+	if n.lv.all == nil {
+		n.lv.all = map[CommandType]time.Time{}
+	}
+	n.lv.all[t] = time.Now()
+	n.lv.mu.Unlock()
+	return true
 }
 
 // memberLevel returns s's level: remembered, or asked now; baseLevel when s

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/hashicorp/raft"
 )
@@ -62,6 +63,17 @@ func releasedLevel() CommandType {
 	return l
 }
 
+// memFSM returns a state machine over a new in-memory store, closed at the
+// end of the test.
+func memFSM(t *testing.T) (*pebble.DB, *fsm) {
+	db, _, err := openState(filepath.Join(t.TempDir(), "state"), vfs.NewMem(), testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, &fsm{db: db, log: testLog(t)}
+}
+
 func logEntry(index uint64, c Command) *raft.Log {
 	return &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: Encode(c)}
 }
@@ -71,12 +83,7 @@ func logEntry(index uint64, c Command) *raft.Log {
 // commands before and after it in the batch are applied and the applied
 // index covers the whole batch.
 func TestApplyPanicLeavesNoPartialWrite(t *testing.T) {
-	db, _, err := openState(filepath.Join(t.TempDir(), "state"), vfs.NewMem(), testLog(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	f := &fsm{db: db, log: testLog(t)}
+	db, f := memFSM(t)
 	out := f.ApplyBatch([]*raft.Log{
 		logEntry(1, CreateAccount{Name: "a@x", Created: ts}),
 		logEntry(2, StoreOffline{User: "a@x", From: "b@x", Stanza: []byte("<m/>"), At: ts}),

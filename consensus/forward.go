@@ -40,7 +40,7 @@ var ErrNoQuorum error = noQuorum{}
 type noQuorum struct{}
 
 func (noQuorum) Error() string        { return "consensus: no quorum" }
-func (noQuorum) Is(target error) bool { return target == ErrNotLeader }
+func (noQuorum) Is(target error) bool { return target == ErrNotLeader || target == ErrNotApplied }
 
 // errRetry marks an error after which nothing was proposed: the request may
 // be sent again to the current leader.
@@ -73,11 +73,12 @@ func (n *Node) lead(ctx context.Context, req request) (Result, error) {
 	}
 	deadline := time.Now().Add(n.leaderWait)
 	var lastErr error
+	var unsure error // an earlier attempt that may have been applied
 	for pause := retryMin; ; pause = min(2*pause, retryMax) {
 		watch := n.leaderWatch()
 		if n.raft.State() == raft.Shutdown {
 			// Close is under way, or this node was removed from the cluster.
-			return Result{}, fmt.Errorf("%w: raft has shut down", ErrClosed)
+			return Result{}, settle(unsure, notApplied(fmt.Errorf("%w: raft has shut down", ErrClosed)))
 		}
 		var (
 			res   Result
@@ -99,27 +100,54 @@ func (n *Node) lead(ctx context.Context, req request) (Result, error) {
 			}
 		}
 		if tried {
-			if !notProposed(err) {
-				return res, err
+			switch {
+			case notProposed(err):
+				lastErr = err
+			case n.mayResend(ctx, req, err):
+				// Keyed: sending it again cannot apply it twice, and the
+				// answer says what became of it.
+				n.log.Info("consensus: resending a write whose outcome is unknown", "req", req.String(), "err", err)
+				unsure, lastErr = err, err
+				deadline = time.Now().Add(n.leaderWait)
+			default:
+				return res, settle(unsure, err)
 			}
-			lastErr = err
 		}
 		wait := time.Until(deadline)
 		if wait <= 0 {
 			if lastErr != nil {
-				return Result{}, fmt.Errorf("%w: no leader reachable for %s (last: %v)", ErrNoQuorum, n.leaderWait, lastErr)
+				return Result{}, settle(unsure, fmt.Errorf("%w: no leader reachable for %s (last: %v)", ErrNoQuorum, n.leaderWait, lastErr))
 			}
-			return Result{}, fmt.Errorf("%w: no leader for %s", ErrNoQuorum, n.leaderWait)
+			return Result{}, settle(unsure, fmt.Errorf("%w: no leader for %s", ErrNoQuorum, n.leaderWait))
 		}
 		select {
 		case <-watch:
 		case <-time.After(min(pause, wait)):
 		case <-ctx.Done():
-			return Result{}, fmt.Errorf("%w: waiting for a leader: %w", ErrNoQuorum, ctx.Err())
+			return Result{}, settle(unsure, fmt.Errorf("%w: waiting for a leader: %w", ErrNoQuorum, ctx.Err()))
 		case <-n.done:
-			return Result{}, ErrClosed
+			return Result{}, settle(unsure, notApplied(ErrClosed))
 		}
 	}
+}
+
+// settle is the error a Propose ends with: err, unless an earlier attempt
+// may have been applied and err says only that the last one was not, in
+// which case the earlier attempt's error (outcome unknown) is the answer.
+func settle(unsure, err error) error {
+	if unsure == nil || err == nil || !errors.Is(err, ErrNotApplied) {
+		return err
+	}
+	return fmt.Errorf("%w; sent again, then: %v", unsure, err)
+}
+
+// mayResend reports whether req, whose attempt ended with err, may be sent
+// again: it is a keyed write (the leader wraps it in a Keyed, so a repeat
+// is answered with the first outcome), its outcome is unknown, its deadline
+// has not passed, and this node is not closing.
+func (n *Node) mayResend(ctx context.Context, req request, err error) bool {
+	return req.op == opPropose && req.origin != "" && errors.Is(err, ErrOutcomeUnknown) &&
+		ctx.Err() == nil && !n.isClosed() && n.clusterAtLeast(ctx, TypeKeyed)
 }
 
 // waitLocal waits until this node has applied index, bounded by ctx or,
@@ -145,10 +173,24 @@ func (n *Node) waitLocal(ctx context.Context, index uint64) error {
 func (n *Node) local(ctx context.Context, req request) (Result, error) {
 	switch req.op {
 	case opPropose:
+		if !req.deadline.IsZero() {
+			if !time.Now().Before(req.deadline) {
+				// RFC-grade honesty: the proposer has given up by now and
+				// told its caller so; proposing it after would surprise it.
+				return Result{}, notApplied(fmt.Errorf("%w: %s reached the leader after its deadline", ErrTimeout, req))
+			}
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, req.deadline)
+			defer cancel()
+		}
 		if err := n.checkLevel(ctx, req.cmd); err != nil {
 			return Result{}, err
 		}
-		return n.apply(ctx, req.cmd, req.String())
+		cmd := req.cmd
+		if req.origin != "" && n.clusterAtLeast(ctx, TypeKeyed) {
+			cmd = encodeKeyed(req.origin, req.seq, req.cmd)
+		}
+		return n.apply(ctx, cmd, req.String())
 	case opJoin:
 		return Result{}, n.addVoter(ctx, req.id, req.addr, req.force)
 	case opRemove:
@@ -192,9 +234,9 @@ func (n *Node) await(ctx context.Context, f raft.Future, what string) error {
 		}
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("%w: %s outcome unknown: %w", ErrTimeout, what, ctx.Err())
+		return unknownOutcome(fmt.Errorf("%w: %s outcome unknown: %w", ErrTimeout, what, ctx.Err()))
 	case <-n.done:
-		return fmt.Errorf("%w: %s outcome unknown", ErrClosed, what)
+		return unknownOutcome(fmt.Errorf("%w: %s outcome unknown", ErrClosed, what))
 	}
 }
 
@@ -204,6 +246,13 @@ func (n *Node) await(ctx context.Context, f raft.Future, what string) error {
 func (n *Node) forward(ctx context.Context, addr string, req request) (Result, error) {
 	if d, ok := ctx.Deadline(); ok {
 		req.timeout = time.Until(d)
+	}
+	if req.origin != "" {
+		_, id := n.raft.LeaderWithID()
+		if n.memberLevel(ctx, raft.Server{ID: id, Address: raft.ServerAddress(addr)}, TypeKeyed) < TypeKeyed {
+			// A leader of an older release: the plain request it knows.
+			req.origin, req.seq, req.deadline = "", 0, time.Time{}
+		}
 	}
 	p, err := n.send(ctx, addr, req)
 	if err != nil {
@@ -221,16 +270,16 @@ func (n *Node) forward(ctx context.Context, addr string, req request) (Result, e
 				return answer(b)
 			default:
 			}
-			return Result{}, fmt.Errorf("%w: %s forwarded to %s: connection lost, outcome unknown: %v", ErrNotLeader, req, addr, p.Cause())
+			return Result{}, unknownOutcome(fmt.Errorf("%w: %s forwarded to %s: connection lost, outcome unknown: %v", ErrNotLeader, req, addr, p.Cause()))
 		case <-ctx.Done():
 			p.Cancel()
-			return Result{}, fmt.Errorf("%w: %s forwarded to %s: outcome unknown: %w", ErrTimeout, req, addr, ctx.Err())
+			return Result{}, unknownOutcome(fmt.Errorf("%w: %s forwarded to %s: outcome unknown: %w", ErrTimeout, req, addr, ctx.Err()))
 		case <-n.done:
 			p.Cancel()
-			return Result{}, fmt.Errorf("%w: %s forwarded to %s: outcome unknown", ErrClosed, req, addr)
+			return Result{}, unknownOutcome(fmt.Errorf("%w: %s forwarded to %s: outcome unknown", ErrClosed, req, addr))
 		case <-orphaned:
 			p.Cancel()
-			return Result{}, fmt.Errorf("%w: %s forwarded to %s: no leader for %s, outcome unknown", ErrNotLeader, req, addr, n.leaderWait)
+			return Result{}, unknownOutcome(fmt.Errorf("%w: %s forwarded to %s: no leader for %s, outcome unknown", ErrNotLeader, req, addr, n.leaderWait))
 		case <-watch:
 			switch now, _ := n.raft.LeaderWithID(); {
 			case string(now) == addr:
@@ -241,7 +290,7 @@ func (n *Node) forward(ctx context.Context, addr string, req request) (Result, e
 				}
 			default:
 				p.Cancel()
-				return Result{}, fmt.Errorf("%w: %s forwarded to %s: leader changed to %s, outcome unknown", ErrNotLeader, req, addr, now)
+				return Result{}, unknownOutcome(fmt.Errorf("%w: %s forwarded to %s: leader changed to %s, outcome unknown", ErrNotLeader, req, addr, now))
 			}
 		}
 	}
@@ -293,6 +342,8 @@ func (n *Node) serve(ctx context.Context, req request) (Result, error) {
 	if req.timeout > 0 {
 		timeout = min(timeout, req.timeout)
 	}
+	// A keyed request's deadline is absolute (local checks it before
+	// proposing); the timeout only bounds an older proposer's request.
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if req.op == opLevel {
@@ -326,7 +377,13 @@ func (n *Node) serveForward(c net.Conn) {
 		if err != nil {
 			return nil, err
 		}
+		if n.cfg.hold != nil {
+			n.cfg.hold(req.op)
+		}
 		res, err := n.serve(ctx, req)
+		if n.cfg.dropAnswer != nil && n.cfg.dropAnswer(req.op) {
+			return nil, errors.New("consensus: answer dropped (test)")
+		}
 		return encodeFwdResponse(res, err), nil
 	}, n.log)
 }
@@ -341,7 +398,7 @@ func (n *Node) send(ctx context.Context, addr string, req request) (*mux.Pending
 	case errors.Is(err, ErrAuth):
 		return nil, err
 	case ctx.Err() != nil:
-		return nil, fmt.Errorf("%w: %s to %s not sent: %w", ErrTimeout, req, addr, ctx.Err())
+		return nil, notApplied(fmt.Errorf("%w: %s to %s not sent: %w", ErrTimeout, req, addr, ctx.Err()))
 	}
 	return nil, errRetry{fmt.Errorf("consensus: leader %s unreachable: %w", addr, err)}
 }
@@ -350,7 +407,7 @@ func (n *Node) send(ctx context.Context, addr string, req request) (*mux.Pending
 func answer(b []byte) (Result, error) {
 	res, rerr, err := decodeFwdResponse(b)
 	if err != nil {
-		return Result{}, fmt.Errorf("%w: outcome unknown: %w", ErrNotLeader, err)
+		return Result{}, unknownOutcome(fmt.Errorf("%w: outcome unknown: %w", ErrNotLeader, err))
 	}
 	return res, rerr
 }

@@ -179,7 +179,7 @@ func (f *fsm) applyAll(logs []*raft.Log, applied uint64, out []any) (b *pebble.B
 			out[i] = response{err: err}
 			continue
 		}
-		resp, clean := f.applyOne(&tx{b: b}, l.Index, c)
+		resp, clean := f.applyOne(&tx{b: b, index: l.Index}, l.Index, c)
 		out[i] = resp
 		if clean {
 			kept = append(kept, i)
@@ -189,7 +189,7 @@ func (f *fsm) applyAll(logs []*raft.Log, applied uint64, out []any) (b *pebble.B
 		b = f.db.NewIndexedBatch()
 		for _, j := range kept {
 			c, _ := f.decode(logs[j])
-			f.applyOne(&tx{b: b}, logs[j].Index, c)
+			f.applyOne(&tx{b: b, index: logs[j].Index}, logs[j].Index, c)
 		}
 	}
 	return b, last, nil
@@ -232,7 +232,9 @@ func (f *fsm) applyOne(t *tx, index uint64, c Command) (resp response, clean boo
 		}
 	}()
 	res, err := c.apply(t)
-	res.Index = index
+	if res.Index == 0 {
+		res.Index = index // a repeated Keyed keeps its first index
+	}
 	if err != nil && !isDomain(err) {
 		f.log.Error("consensus: apply failed", "index", index, "command", c.Type(), "err", err)
 		return response{err: err}, false
@@ -243,7 +245,7 @@ func (f *fsm) applyOne(t *tx, index uint64, c Command) (resp response, clean boo
 func isDomain(err error) bool {
 	var se *roster.SetError
 	return errors.Is(err, ErrExists) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrOfflineFull) ||
-		errors.Is(err, ErrPendingFull) || errors.As(err, &se)
+		errors.Is(err, ErrPendingFull) || errors.Is(err, ErrKeyExpired) || errors.As(err, &se)
 }
 
 // Snapshot makes Pebble's WAL durable and captures a Pebble snapshot.

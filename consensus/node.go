@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -86,6 +87,11 @@ type Config struct {
 	tune    func(*raft.Config)                // adjusts the Raft config before NewRaft
 	wrapLog func(raft.LogStore) raft.LogStore // wraps the bolt log (benchmarks count its commits)
 	level   CommandType                       // acts as a binary of this feature level (feature.go); 0: Level()
+	// hold runs before the forwarding server handles a request, and
+	// dropAnswer after: true closes the connection instead of answering
+	// (tests: a request held up, or an answer lost, in a partition).
+	hold       func(op byte)
+	dropAnswer func(op byte) bool
 }
 
 // retainSnapshots is how many Raft snapshots stay on disk.
@@ -121,6 +127,8 @@ type Node struct {
 	closed bool
 	done   chan struct{} // closed by Close
 
+	seq atomic.Uint64 // the last idempotency key seq of this node's Proposes (keyed.go)
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -153,6 +161,9 @@ func Open(cfg Config) (*Node, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
+	// Keys must not repeat across restarts: start past any seq an earlier
+	// run of this node can have used (its clock was behind this one).
+	n.seq.Store(uint64(time.Now().UnixNano()))
 	if err := n.open(); err != nil {
 		return nil, errors.Join(err, n.Close())
 	}
@@ -444,25 +455,32 @@ func (n *Node) Propose(ctx context.Context, c Command) (Result, error) {
 		return Result{}, err
 	}
 	if err := ctx.Err(); err != nil {
-		return Result{}, fmt.Errorf("%w: %w", ErrTimeout, err)
+		return Result{}, notApplied(fmt.Errorf("%w: %w", ErrTimeout, err))
 	}
 	if n.isClosed() {
-		return Result{}, ErrClosed
+		return Result{}, notApplied(ErrClosed)
 	}
-	return n.lead(ctx, request{op: opPropose, cmd: Encode(c)})
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(n.cfg.ApplyTimeout)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	return n.lead(ctx, request{op: opPropose, cmd: Encode(c), origin: n.cfg.NodeID, seq: n.seq.Add(1), deadline: deadline})
 }
 
 // raftError maps Raft's errors onto the package's.
 func raftError(err error) error {
 	switch {
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
-		return fmt.Errorf("%w: %w", ErrNotLeader, err)
+		return notApplied(fmt.Errorf("%w: %w", ErrNotLeader, err))
 	case errors.Is(err, raft.ErrLeadershipLost):
-		return fmt.Errorf("%w: outcome unknown: %w", ErrNotLeader, err)
+		return unknownOutcome(fmt.Errorf("%w: outcome unknown: %w", ErrNotLeader, err))
 	case errors.Is(err, raft.ErrEnqueueTimeout):
-		return fmt.Errorf("%w: %w", ErrTimeout, err)
+		return notApplied(fmt.Errorf("%w: %w", ErrTimeout, err))
 	case errors.Is(err, raft.ErrRaftShutdown):
-		return fmt.Errorf("%w: %w", ErrClosed, err)
+		return unknownOutcome(fmt.Errorf("%w: %w", ErrClosed, err))
 	}
 	return fmt.Errorf("consensus: raft: %w", err)
 }

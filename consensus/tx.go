@@ -25,7 +25,8 @@ func (d *decoder) version() error {
 // tx is the view a command's apply works on: an indexed Pebble batch, whose
 // reads see the writes of the commands applied before it in the same batch.
 type tx struct {
-	b *pebble.Batch
+	b     *pebble.Batch
+	index uint64 // the log index of the command being applied
 }
 
 // get returns a copy of the value at k; ok is false if k is absent.

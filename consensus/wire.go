@@ -18,7 +18,9 @@ import (
 //
 //	request   op | flags (relay, force) | uvarint timeout (ms; 0: the leader's
 //	          ApplyTimeout) | body
-//	          opPropose  the encoded command (codec.go), to the end
+//	          opPropose  the encoded command (codec.go), to the end; with
+//	                     flagKeyed first string origin | uvarint seq |
+//	                     varint deadline (unix ms)
 //	          opJoin     string server ID | string address
 //	          opRemove   string server ID
 //	          opStepdown nothing
@@ -63,6 +65,9 @@ const (
 	flagRelay byte = 1
 	// flagForce makes a Join or Remove skip the live-majority check.
 	flagForce byte = 2
+	// flagKeyed marks a propose that carries its idempotency key and
+	// deadline (leaders of feature level TypeKeyed and later).
+	flagKeyed byte = 4
 
 	resultVersion = 1
 )
@@ -86,8 +91,9 @@ const (
 	codeIdentity    byte = 13 // ErrIdentity
 	codeUnsafe      byte = 14 // ErrUnsafe
 	codeUnsupported byte = 15 // ErrUnsupported: nothing proposed
+	codeNotApplied  byte = 16 // ErrNotApplied: refused before proposing
 
-	maxCode = codeUnsupported
+	maxCode = codeNotApplied
 )
 
 // request is one forwarded operation.
@@ -96,9 +102,15 @@ type request struct {
 	relay   bool
 	force   bool // opJoin, opRemove
 	timeout time.Duration
-	cmd     []byte // opPropose
-	id      string // opJoin, opRemove: Raft server ID
-	addr    string // opJoin
+	// origin, seq and deadline (opPropose, flagKeyed): the write's
+	// idempotency key (keyed.go) and the instant after which the leader
+	// refuses it. Empty origin: an unkeyed request.
+	origin   string
+	seq      uint64
+	deadline time.Time
+	cmd      []byte // opPropose
+	id       string // opJoin, opRemove: Raft server ID
+	addr     string // opJoin
 }
 
 func (r request) String() string {
@@ -130,10 +142,19 @@ func encodeFwdRequest(r request) []byte {
 	if r.force {
 		f |= flagForce
 	}
+	keyed := r.op == opPropose && r.origin != ""
+	if keyed {
+		f |= flagKeyed
+	}
 	b = append(b, r.op, f)
 	b = binary.AppendUvarint(b, uint64(max(r.timeout, 0)/time.Millisecond))
 	switch r.op {
 	case opPropose:
+		if keyed {
+			b = appendString(b, r.origin)
+			b = binary.AppendUvarint(b, r.seq)
+			b = binary.AppendVarint(b, r.deadline.UnixMilli())
+		}
 		b = append(b, r.cmd...)
 	case opJoin:
 		b = appendString(appendString(b, r.id), r.addr)
@@ -148,7 +169,7 @@ func decodeFwdRequest(p []byte) (request, error) {
 	d := decoder{b: p}
 	r := request{op: d.byte()}
 	f := d.byte()
-	if f&^(flagRelay|flagForce) != 0 {
+	if f&^(flagRelay|flagForce|flagKeyed) != 0 || (f&flagKeyed != 0 && r.op != opPropose) {
 		d.fail(fmt.Errorf("unknown request flags %#x", f))
 	}
 	r.relay, r.force = f&flagRelay != 0, f&flagForce != 0
@@ -162,6 +183,13 @@ func decodeFwdRequest(p []byte) (request, error) {
 	r.timeout = time.Duration(ms) * time.Millisecond
 	switch r.op {
 	case opPropose:
+		if f&flagKeyed != 0 {
+			r.origin, r.seq = d.string(), d.uvarint()
+			r.deadline = time.UnixMilli(d.varint())
+			if r.origin == "" {
+				d.fail(errors.New("keyed request without an origin"))
+			}
+		}
 		if d.err == nil {
 			r.cmd, d.b = append([]byte(nil), d.b...), nil
 		}
@@ -231,6 +259,8 @@ func wireError(err error) (code byte, msg string, se *roster.SetError) {
 		return codeUnsupported, msg, nil
 	case notProposed(err):
 		return codeNotLeader, msg, nil
+	case errors.Is(err, ErrNotApplied):
+		return codeNotApplied, msg, nil
 	case errors.Is(err, ErrClosed):
 		// The leader shut down with the command in flight: the proposer's
 		// node is not closed, it lost its leader.
@@ -283,11 +313,13 @@ func wireErr(code byte, msg string, se *roster.SetError) error {
 	case codeUnsafe:
 		kind = ErrUnsafe
 	case codeNotLeader:
-		return &remoteError{msg: msg, kind: errRetry{errors.Join(ErrNotLeader, raft.ErrNotLeader)}}
+		return &remoteError{msg: msg, kind: errRetry{errors.Join(ErrNotLeader, raft.ErrNotLeader, ErrNotApplied)}}
 	case codeLeaderLost:
-		kind = ErrNotLeader
+		kind = errors.Join(ErrNotLeader, ErrOutcomeUnknown)
 	case codeTimeout:
-		kind = ErrTimeout
+		kind = errors.Join(ErrTimeout, ErrOutcomeUnknown)
+	case codeNotApplied:
+		kind = ErrNotApplied
 	case codeNoQuorum:
 		kind = ErrNoQuorum
 	case codeUnsupported:

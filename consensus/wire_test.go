@@ -52,6 +52,8 @@ var wireSamples = []struct {
 	{"response-set-error", respFrame(10, Result{Index: 1045}, &roster.SetError{Condition: stanza.NotAcceptable, Text: "the roster is full"})},
 	{"response-not-leader", respFrame(11, Result{}, raftError(raft.ErrNotLeader))},
 	{"response-no-quorum", respFrame(12, Result{}, fmt.Errorf("%w: no leader for 4s", ErrNoQuorum))},
+	{"request-propose-keyed", reqFrame(8, request{op: opPropose, timeout: 1500 * time.Millisecond, cmd: Encode(samples[4]),
+		origin: "n2", seq: 1_700_000_000_000_000_007, deadline: time.UnixMilli(1_700_000_001_500)})},
 }
 
 func TestWireGolden(t *testing.T) {
@@ -89,6 +91,11 @@ func TestWireRoundTrip(t *testing.T) {
 	id, req, err = splitReq(wireSamples[1].frame[4:])
 	if err != nil || id != 1 || req.op != opJoin || !req.relay || req.id != "n4" || req.addr != "10.0.0.4:7422" {
 		t.Errorf("join: %d %+v %v", id, req, err)
+	}
+	id, req, err = splitReq(wireSamples[10].frame[4:])
+	if err != nil || id != 8 || req.origin != "n2" || req.seq != 1_700_000_000_000_000_007 ||
+		!req.deadline.Equal(time.UnixMilli(1_700_000_001_500)) || !bytes.Equal(req.cmd, Encode(samples[4])) {
+		t.Errorf("keyed propose: %d %+v %v", id, req, err)
 	}
 
 	id, res, rerr, err := splitResp(wireSamples[5].frame[4:])
