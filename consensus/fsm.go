@@ -35,6 +35,10 @@ type fsm struct {
 	// upgrades); zero means every type of the catalogue.
 	levelCap CommandType
 
+	// keyedExpired counts keyed commands refused because their key had
+	// left the window of kept outcomes (keyed.go).
+	keyedExpired atomic.Uint64
+
 	mu     sync.Mutex
 	broken error         // set when Pebble refused a write; the FSM then applies nothing
 	wait   chan struct{} // closed when appliedIndex moves; nil until someone waits
@@ -238,6 +242,9 @@ func (f *fsm) applyOne(t *tx, index uint64, c Command) (resp response, clean boo
 	if err != nil && !isDomain(err) {
 		f.log.Error("consensus: apply failed", "index", index, "command", c.Type(), "err", err)
 		return response{err: err}, false
+	}
+	if errors.Is(err, ErrKeyExpired) {
+		f.keyedExpired.Add(1)
 	}
 	return response{res: res, err: err}, true
 }

@@ -44,6 +44,9 @@ func TestKeyedAppliedOnce(t *testing.T) {
 	if !errors.Is(r.err, ErrKeyExpired) || !errors.Is(r.err, ErrOutcomeUnknown) {
 		t.Errorf("a key older than the window: %v, want ErrKeyExpired (outcome unknown)", r.err)
 	}
+	if got := f.keyedExpired.Load(); got != 1 {
+		t.Errorf("keyed_expired counts %d, want 1", got)
+	}
 	if _, ok, _ := get(db, keyedKey("n2", 10)); ok {
 		t.Error("the outcome of seq 10 is still kept past the window")
 	}

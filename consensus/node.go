@@ -500,6 +500,8 @@ func (n *Node) AppliedIndex() uint64 { return n.fsm.appliedIndex() }
 func (n *Node) Stats() map[string]string {
 	s := n.raft.Stats()
 	s["fsm_applied_index"] = strconv.FormatUint(n.AppliedIndex(), 10)
+	s["keyed_window"] = strconv.Itoa(keyedWindow)
+	s["keyed_expired"] = strconv.FormatUint(n.fsm.keyedExpired.Load(), 10)
 	n.fsm.mu.Lock()
 	if n.fsm.broken != nil {
 		s["fsm_error"] = n.fsm.broken.Error()
