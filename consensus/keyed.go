@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -49,6 +50,12 @@ var _ = register(row{TypeKeyed, "keyed", func(d *decoder) Command {
 	k := Keyed{Origin: d.string(), Seq: d.uvarint()}
 	inner := d.raw()
 	if d.err != nil {
+		return k
+	}
+	if len(inner) >= 3 && CommandType(binary.BigEndian.Uint16(inner[1:3])) == TypeKeyed {
+		// Refused here, not only by validate: decoding nests, and a peer
+		// must not make it recurse without bound.
+		d.fail(errors.New("keyed command inside a keyed command"))
 		return k
 	}
 	c, err := Decode(inner)

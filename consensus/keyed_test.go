@@ -150,3 +150,16 @@ func TestForwardedWriteNotApplied(t *testing.T) {
 	}
 	c.sameState()
 }
+
+// A keyed command nested in another is refused at decoding, so that no
+// input makes Decode recurse.
+func TestKeyedNotNested(t *testing.T) {
+	inner := Encode(Keyed{Origin: "n1", Seq: 1, Cmd: DeleteAccount{Name: "a@b"}})
+	outer := encodeKeyed("n1", 2, inner)
+	if _, err := Decode(outer); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Decode(keyed in keyed) = %v, want ErrCorrupt", err)
+	}
+	if err := (Keyed{Origin: "n1", Seq: 2, Cmd: Keyed{Origin: "n1", Seq: 1, Cmd: DeleteAccount{Name: "a@b"}}}).validate(); !errors.Is(err, ErrInvalid) {
+		t.Errorf("validate(keyed in keyed) = %v, want ErrInvalid", err)
+	}
+}
