@@ -26,6 +26,10 @@
 //   - Close (and Isolate, for tests of partitions) cuts every connection
 //     the port made or accepted.
 //
+// Log lines keep the "consensus:" prefix they had before the port was split
+// out of package consensus: operators and tests match them ("consensus:
+// peer up"), and the port is part of the consensus subsystem to them.
+//
 // # Usage
 //
 //	cn, err := mux.Listen("10.0.0.1:7422", "", secret, logger)

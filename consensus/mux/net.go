@@ -211,7 +211,7 @@ func (cn *Net) acceptLoop() {
 			}
 			// Out of file descriptors and the like: back off, as net/http does.
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			cn.log.Warn("mux: cluster port accept", "err", err)
+			cn.log.Warn("consensus: cluster port accept", "err", err)
 			select {
 			case <-time.After(delay):
 			case <-cn.done:
@@ -245,9 +245,9 @@ func (cn *Net) handle(c net.Conn) {
 	if err != nil {
 		if errors.Is(err, ErrAuth) {
 			cn.authFailures.Add(1)
-			cn.log.Warn("mux: cluster connection refused", "remote", c.RemoteAddr().String(), "err", err)
+			cn.log.Warn("consensus: cluster connection refused", "remote", c.RemoteAddr().String(), "err", err)
 		} else {
-			cn.log.Debug("mux: cluster handshake failed", "remote", c.RemoteAddr().String(), "err", err)
+			cn.log.Debug("consensus: cluster handshake failed", "remote", c.RemoteAddr().String(), "err", err)
 		}
 		c.Close()
 		return

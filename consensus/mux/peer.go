@@ -230,7 +230,7 @@ func (pm *Peers) dial(ps *peerState, addr string) {
 	defer cancel()
 	c, err := pm.net.Dial(ctx, addr, ChanPeer)
 	if err != nil {
-		pm.log.Info("mux: peer dial failed", "peer", ps.id, "err", err)
+		pm.log.Info("consensus: peer dial failed", "peer", ps.id, "err", err)
 		return
 	}
 	c.SetDeadline(time.Now().Add(HandshakeTimeout))
@@ -241,7 +241,7 @@ func (pm *Peers) dial(ps *peerState, addr string) {
 	br := bufio.NewReaderSize(c, 64<<10)
 	p, err := ReadFrame(br, nil)
 	if err != nil || len(p) < 1 || p[0] != peerFrameHello || string(p[1:]) != ps.id {
-		pm.log.Warn("mux: peer hello refused or wrong", "peer", ps.id, "addr", addr, "err", err)
+		pm.log.Warn("consensus: peer hello refused or wrong", "peer", ps.id, "addr", addr, "err", err)
 		c.Close()
 		return
 	}
@@ -268,7 +268,7 @@ func (pm *Peers) Accept(c net.Conn) {
 	}
 	pm.mu.Unlock()
 	if ps == nil {
-		pm.log.Info("mux: peer connection from a non-member refused", "peer", id)
+		pm.log.Info("consensus: peer connection from a non-member refused", "peer", id)
 		c.Close()
 		return
 	}
@@ -305,7 +305,7 @@ func (pm *Peers) run(ps *peerState, c net.Conn, br *bufio.Reader) {
 	ps.cb.Lock()
 	if pm.current(ps, pc) {
 		ps.up = true
-		pm.log.Info("mux: peer up", "peer", ps.id, "remote", c.RemoteAddr().String())
+		pm.log.Info("consensus: peer up", "peer", ps.id, "remote", c.RemoteAddr().String())
 		pm.h.PeerUp(ps.id)
 	}
 	ps.cb.Unlock()
@@ -390,7 +390,7 @@ func (pm *Peers) expire(ps *peerState) {
 	pm.mu.Unlock()
 	if down && ps.up {
 		ps.up = false
-		pm.log.Info("mux: peer down", "peer", ps.id)
+		pm.log.Info("consensus: peer down", "peer", ps.id)
 		pm.h.PeerDown(ps.id)
 	}
 }
@@ -434,7 +434,7 @@ func (pm *Peers) Send(id string, msg []byte) error {
 	case <-pc.dead:
 		return fmt.Errorf("%w: %s", ErrPeerDown, id)
 	default:
-		pm.log.Warn("mux: peer queue full, cutting the connection", "peer", id)
+		pm.log.Warn("consensus: peer queue full, cutting the connection", "peer", id)
 		pc.fail()
 		return fmt.Errorf("%w: %s: queue full", ErrPeerDown, id)
 	}

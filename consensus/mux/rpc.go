@@ -67,7 +67,7 @@ read:
 		d := p
 		id, n := binary.Uvarint(d)
 		if n <= 0 {
-			log.Warn("mux: bad forwarded request", "remote", c.RemoteAddr().String(), "err", "no id")
+			log.Warn("consensus: bad forwarded request", "remote", c.RemoteAddr().String(), "err", "no id")
 			break
 		}
 		req := append([]byte(nil), d[n:]...)
@@ -80,7 +80,7 @@ read:
 			defer func() { <-sem }()
 			resp, err := h(ctx, req)
 			if err != nil {
-				log.Warn("mux: bad forwarded request", "remote", c.RemoteAddr().String(), "err", err)
+				log.Warn("consensus: bad forwarded request", "remote", c.RemoteAddr().String(), "err", err)
 				cancel()
 				c.Close()
 				return
