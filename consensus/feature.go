@@ -24,9 +24,10 @@ import (
 // command whose type is above the level of any member (ErrUnsupported). It
 // learns each member's level by asking it over the forwarding channel
 // (opLevel) and keeps the answer for levelTTL. A member that cannot answer
-// (down, unreachable, or a release from before levels, which closes the
-// connection at the unknown request) counts as baseLevel, the catalogue
-// every release has known. Commands of types up to baseLevel are never
+// keeps the level it stated last; one that never stated one (down since,
+// unreachable, or a release from before levels, which closes the connection
+// at the unknown request) counts as baseLevel, the catalogue every release
+// has known. Commands of types up to baseLevel are never
 // checked, so an old cluster and a mixed one behave as before.
 //
 // The check narrows the window, it cannot close it: a member replaced by an
@@ -50,6 +51,9 @@ func (unsupported) Is(target error) bool { return target == ErrNotApplied }
 const (
 	// levelTTL is how long a leader trusts a member's stated level.
 	levelTTL = 10 * time.Second
+	// levelRetry is how long a member that did not answer, or stated a
+	// level below the one needed, is not asked again.
+	levelRetry = time.Second
 	// levelAsk bounds one question to a member about its level.
 	levelAsk = 2 * time.Second
 )
@@ -133,28 +137,37 @@ func (n *Node) clusterAtLeast(ctx context.Context, t CommandType) bool {
 	return true
 }
 
-// memberLevel returns s's level: remembered, or asked now; baseLevel when s
-// does not answer.
-// A remembered level below t is asked again: the member may have been
-// upgraded since.
+// memberLevel returns s's level: remembered, or asked now.
+//
+// A member that does not answer keeps the level it last stated at that
+// address (it is down or cut off, not downgraded; a node restarted on an
+// older release halts rather than diverges), or counts as baseLevel if it
+// never stated one. Either way it is asked again only after levelRetry, so a
+// member that is down costs the write path one failed question per
+// levelRetry, not one per write. A remembered level below t is asked again
+// after levelRetry too: the member may have been upgraded since.
 func (n *Node) memberLevel(ctx context.Context, s raft.Server, t CommandType) CommandType {
 	n.lv.mu.Lock()
 	seen, ok := n.lv.seen[s.ID]
 	n.lv.mu.Unlock()
-	if ok && seen.addr == s.Address && seen.level >= t && time.Since(seen.at) < levelTTL {
+	ok = ok && seen.addr == s.Address
+	if ok && (time.Since(seen.at) < levelRetry || seen.level >= t && time.Since(seen.at) < levelTTL) {
 		return seen.level
 	}
-	if n.fwd == nil {
-		return baseLevel
+	l := baseLevel
+	if ok {
+		l = seen.level
 	}
-	ctx, cancel := context.WithTimeout(ctx, levelAsk)
-	defer cancel()
-	res, err := n.roundTrip(ctx, string(s.Address), request{op: opLevel})
-	if err != nil || res.Seq == 0 || res.Seq > 0xffff {
-		n.log.Info("consensus: member did not state its level", "member", s.ID, "err", err)
-		return baseLevel
+	if n.fwd != nil {
+		ctx, cancel := context.WithTimeout(ctx, levelAsk)
+		defer cancel()
+		res, err := n.roundTrip(ctx, string(s.Address), request{op: opLevel})
+		if err == nil && res.Seq > 0 && res.Seq <= 0xffff {
+			l = CommandType(res.Seq)
+		} else {
+			n.log.Info("consensus: member did not state its level", "member", s.ID, "assumed", l, "err", err)
+		}
 	}
-	l := CommandType(res.Seq)
 	n.lv.mu.Lock()
 	if n.lv.seen == nil {
 		n.lv.seen = map[raft.ServerID]levelSeen{}

@@ -236,7 +236,19 @@ func TestUnknownCommandRefused(t *testing.T) {
 	c.cfgs[2].level = 0
 	c.start(2)
 	c.leader()
-	res = propose(t, follower, futureOp{Name: "f@x"})
+	// The leader asks a member that stated too low a level again after
+	// levelRetry.
+	waitFor(t, "the upgraded member's level to be learned", func() bool {
+		r, err := follower.Propose(ctxPatience(t), futureOp{Name: "f@x"})
+		if errors.Is(err, ErrUnsupported) {
+			return false
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		res = r
+		return true
+	})
 	c.converge(res.Index)
 	c.sameState()
 	if _, err := c.nodes[2].Account("f@x"); err != nil {

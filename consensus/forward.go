@@ -247,12 +247,11 @@ func (n *Node) forward(ctx context.Context, addr string, req request) (Result, e
 	if d, ok := ctx.Deadline(); ok {
 		req.timeout = time.Until(d)
 	}
-	if req.origin != "" {
-		_, id := n.raft.LeaderWithID()
-		if n.memberLevel(ctx, raft.Server{ID: id, Address: raft.ServerAddress(addr)}, TypeKeyed) < TypeKeyed {
-			// A leader of an older release: the plain request it knows.
-			req.origin, req.seq, req.deadline = "", 0, time.Time{}
-		}
+	if req.origin != "" && !n.clusterAtLeast(ctx, TypeKeyed) {
+		// Some member, maybe the leader, runs an older release: the plain
+		// request every release knows, which the leader would not have
+		// wrapped anyway (and which lead will not send twice).
+		req.origin, req.seq, req.deadline = "", 0, time.Time{}
 	}
 	p, err := n.send(ctx, addr, req)
 	if err != nil {
