@@ -132,7 +132,15 @@ func (c Keyed) apply(t *tx) (Result, error) {
 			return Result{}, err
 		}
 		if c.Seq >= keyedWindow {
-			if err := t.b.DeleteRange(keyedKey(c.Origin, 0), keyedKey(c.Origin, c.Seq-keyedWindow+1), nil); err != nil {
+			// The next seq in line drops one outcome; a jump (concurrent
+			// proposals, a restart) drops every outcome it leaves behind.
+			var err error
+			if c.Seq == top+1 {
+				err = t.b.Delete(keyedKey(c.Origin, c.Seq-keyedWindow), nil)
+			} else {
+				err = t.b.DeleteRange(keyedKey(c.Origin, 0), keyedKey(c.Origin, c.Seq-keyedWindow+1), nil)
+			}
+			if err != nil {
 				return Result{}, err
 			}
 		}

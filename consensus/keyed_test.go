@@ -50,8 +50,13 @@ func TestKeyedAppliedOnce(t *testing.T) {
 	if _, ok, _ := get(db, keyedKey("n2", 10)); ok {
 		t.Error("the outcome of seq 10 is still kept past the window")
 	}
+	// Seqs in line drop one outcome each.
+	r = f.ApplyBatch([]*raft.Log{logEntry(8, Keyed{Origin: "n2", Seq: 11 + keyedWindow, Cmd: DeleteOffline{User: "a@x"}})})[0].(response)
+	if _, ok, _ := get(db, keyedKey("n2", 11)); ok || r.err != nil {
+		t.Errorf("the outcome of seq 11 is still kept past the window (%v)", r.err)
+	}
 	// Another origin has its own window.
-	if r := f.ApplyBatch([]*raft.Log{logEntry(8, Keyed{Origin: "n3", Seq: 10, Cmd: store})})[0].(response); r.err != nil || r.res.Seq != 2 {
+	if r := f.ApplyBatch([]*raft.Log{logEntry(9, Keyed{Origin: "n3", Seq: 10, Cmd: store})})[0].(response); r.err != nil || r.res.Seq != 2 {
 		t.Errorf("same seq, other origin: %+v", r)
 	}
 }
@@ -161,5 +166,37 @@ func TestKeyedNotNested(t *testing.T) {
 	}
 	if err := (Keyed{Origin: "n1", Seq: 2, Cmd: Keyed{Origin: "n1", Seq: 1, Cmd: DeleteAccount{Name: "a@b"}}}).validate(); !errors.Is(err, ErrInvalid) {
 		t.Errorf("validate(keyed in keyed) = %v, want ErrInvalid", err)
+	}
+}
+
+// TestForwardedWriteResentMemberDown: with a member down (it stated its
+// level before), writes stay keyed and quick: a write whose answer is lost
+// is still sent again and applied once.
+func TestForwardedWriteResentMemberDown(t *testing.T) {
+	var armed atomic.Bool
+	drop := func(op byte) bool { return op == opPropose && armed.CompareAndSwap(true, false) }
+	c, ln, f := keyedCluster(t, nil, drop)
+	propose(t, f, StoreOffline{User: "a@x", From: "b@x", Stanza: []byte("<1/>"), At: ts})
+	for i, n := range c.nodes {
+		if n != ln && n != f {
+			c.stop(i)
+		}
+	}
+	armed.Store(true)
+	start := time.Now()
+	res, err := f.Propose(ctxPatience(t), StoreOffline{User: "a@x", From: "b@x", Stanza: []byte("<2/>"), At: ts})
+	if err != nil || res.Seq != 2 {
+		t.Fatalf("Propose with a member down and the answer lost: %+v, %v; want Seq 2", res, err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the write took %s with a member down", took)
+	}
+	if armed.Load() {
+		t.Error("the answer was never dropped")
+	}
+	for _, n := range []*Node{ln, f} {
+		if msgs, _ := n.Offline("a@x"); len(msgs) != 2 {
+			t.Errorf("%s holds %d offline messages, want 2", n.cfg.NodeID, len(msgs))
+		}
 	}
 }
