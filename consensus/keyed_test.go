@@ -79,13 +79,15 @@ func keyedCluster(t *testing.T, hold func(byte), drop func(byte) bool) (*tcluste
 // does not get a duplicate.
 func TestForwardedWriteDeadline(t *testing.T) {
 	release := make(chan struct{})
+	var armed atomic.Bool
 	var held atomic.Int32
 	hold := func(op byte) {
-		if op == opPropose && held.Add(1) == 1 {
+		if op == opPropose && armed.Load() && held.Add(1) == 1 {
 			<-release
 		}
 	}
 	c, ln, f := keyedCluster(t, hold, nil)
+	armed.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	_, err := f.Propose(ctx, StoreOffline{User: "a@x", From: "b@x", Stanza: []byte("<m/>"), At: ts})
@@ -113,9 +115,11 @@ func TestForwardedWriteDeadline(t *testing.T) {
 // the same key, the leader's state machine recognises it, and the caller
 // gets the first outcome: success, applied once.
 func TestForwardedWriteResent(t *testing.T) {
+	var armed atomic.Bool
 	var served atomic.Int32
-	drop := func(op byte) bool { return op == opPropose && served.Add(1) == 1 }
+	drop := func(op byte) bool { return op == opPropose && armed.Load() && served.Add(1) == 1 }
 	c, ln, f := keyedCluster(t, nil, drop)
+	armed.Store(true)
 	res, err := f.Propose(ctxPatience(t), StoreOffline{User: "a@x", From: "b@x", Stanza: []byte("<m/>"), At: ts})
 	if err != nil || res.Seq != 1 {
 		t.Fatalf("Propose whose first answer was lost: %+v, %v; want Seq 1", res, err)
