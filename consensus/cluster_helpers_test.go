@@ -86,7 +86,7 @@ func newCluster(t testing.TB, size int, opts ...func(*Config)) *tcluster {
 		if i == 0 {
 			cfg.Bootstrap = true
 		} else {
-			cfg.Join = []string{c.nodes[0].net.addr}
+			cfg.Join = []string{c.nodes[0].net.Addr()}
 		}
 		for _, o := range opts {
 			o(&cfg)
@@ -98,7 +98,7 @@ func newCluster(t testing.TB, size int, opts ...func(*Config)) *tcluster {
 	// the address) and rejoins through any member.
 	var all []string
 	for _, n := range c.nodes {
-		all = append(all, n.net.addr)
+		all = append(all, n.net.Addr())
 	}
 	for i := range c.cfgs {
 		c.cfgs[i].Bootstrap = false
@@ -113,7 +113,7 @@ func (c *tcluster) start(i int) *Node {
 	if err != nil {
 		c.t.Fatalf("Open %s: %v", c.cfgs[i].NodeID, err)
 	}
-	c.cfgs[i].ClusterAddr = n.net.addr
+	c.cfgs[i].ClusterAddr = n.net.Addr()
 	c.nodes[i] = n
 	return n
 }
@@ -137,7 +137,7 @@ func (c *tcluster) closeAll() {
 
 // isolate cuts node i off the others (a partition), or heals it.
 func (c *tcluster) isolate(i int, on bool) {
-	c.nodes[i].net.isolate(on)
+	c.nodes[i].net.Isolate(on)
 	c.isolated[i] = on
 }
 

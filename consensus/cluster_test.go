@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/heraldxmpp/herald/consensus/mux"
 	"reflect"
 	"slices"
 	"strings"
@@ -370,7 +371,7 @@ func TestClusterRemoveAndRejoin(t *testing.T) {
 	}
 
 	// Joining again is a no-op.
-	if err := back.Join(ctx, back.cfg.NodeID, back.net.addr); err != nil {
+	if err := back.Join(ctx, back.cfg.NodeID, back.net.Addr()); err != nil {
 		t.Errorf("Join of a member: %v", err)
 	}
 	// Stepdown through a follower moves the leadership.
@@ -389,9 +390,9 @@ func TestClusterRemoveAndRejoin(t *testing.T) {
 func TestClusterWrongSecret(t *testing.T) {
 	c := newCluster(t, 1)
 	_, leader := c.leader()
-	addr := leader.net.addr
+	addr := leader.net.Addr()
 	before := leader.AppliedIndex()
-	raftConns := leader.net.raftAccepted.Load()
+	raftConns := leader.net.RaftAccepted()
 
 	start := time.Now()
 	_, err := Open(Config{
@@ -408,11 +409,11 @@ func TestClusterWrongSecret(t *testing.T) {
 
 	// A dialer that skips the check and sends a wrong MAC, then a Raft RPC
 	// or a forwarded command, is cut off.
-	for _, ch := range []byte{chanRaft, chanForward} {
+	for _, ch := range []byte{mux.ChanRaft, mux.ChanForward} {
 		conn := rawDial(t, addr, ch, []byte("wrong-secret-wrong-secret"))
 		payload := []byte{0} // rpcAppendEntries
-		if ch == chanForward {
-			payload = encodeFwdRequest(1, request{op: opPropose, cmd: Encode(CreateAccount{Name: "evil@localhost", Created: ts})})
+		if ch == mux.ChanForward {
+			payload = reqFrame(1, request{op: opPropose, cmd: Encode(CreateAccount{Name: "evil@localhost", Created: ts})})
 		}
 		conn.Write(payload)
 		conn.SetReadDeadline(time.Now().Add(patience))
@@ -421,10 +422,10 @@ func TestClusterWrongSecret(t *testing.T) {
 		}
 		conn.Close()
 	}
-	if got := leader.net.raftAccepted.Load(); got != raftConns {
+	if got := leader.net.RaftAccepted(); got != raftConns {
 		t.Errorf("Raft accepted %d unauthenticated connections", got-raftConns)
 	}
-	if got := leader.net.authFailures.Load(); got < 2 {
+	if got := leader.net.AuthFailures(); got < 2 {
 		t.Errorf("%d authentication failures counted, want at least 2", got)
 	}
 	if _, err := leader.Account("evil@localhost"); !errors.Is(err, ErrNotFound) || leader.AppliedIndex() != before {

@@ -23,41 +23,15 @@ const encodingVersion = 1
 
 // Encode returns the wire form of c (a command or a pointer to one).
 func Encode(c Command) []byte {
+	c = deref(c)
 	b := make([]byte, 0, 64)
 	b = append(b, encodingVersion)
-	c = deref(c)
 	b = binary.BigEndian.AppendUint16(b, uint16(c.Type()))
-	switch c := c.(type) {
-	case CreateAccount:
-		b = appendString(b, c.Name)
-		b = appendString(b, string(c.Secret))
-		b = binary.AppendVarint(b, c.Created)
-	case SetSecret:
-		b = appendString(b, c.Name)
-		b = appendString(b, string(c.Secret))
-	case DeleteAccount:
-		b = appendString(b, c.Name)
-	case StoreOffline:
-		b = appendString(b, c.User)
-		b = appendString(b, c.From)
-		b = appendString(b, string(c.Stanza))
-		b = binary.AppendVarint(b, c.At)
-		b = binary.AppendUvarint(b, uint64(c.Limit))
-	case DeleteOffline:
-		b = appendString(b, c.User)
-		b = binary.AppendUvarint(b, c.UpTo)
-	case RosterOp:
-		b = c.encode(b)
-	case NodeIdentity:
-		b = c.encode(b)
-	default:
-		// Command is sealed; this is a programming error.
-		panic(fmt.Sprintf("consensus: Encode of unknown command %T", c))
-	}
-	return b
+	return c.encode(b)
 }
 
-// Decode parses the wire form of a command.
+// Decode parses the wire form of a command. A command type this binary does
+// not know is ErrUnknownCommand (also an ErrCorrupt).
 func Decode(b []byte) (Command, error) {
 	if len(b) < 3 {
 		return nil, fmt.Errorf("%w: command of %d bytes", ErrCorrupt, len(b))
@@ -66,26 +40,12 @@ func Decode(b []byte) (Command, error) {
 		return nil, fmt.Errorf("%w: command encoding version %d", ErrCorrupt, b[0])
 	}
 	t := CommandType(binary.BigEndian.Uint16(b[1:3]))
-	d := decoder{b: b[3:]}
-	var c Command
-	switch t {
-	case TypeCreateAccount:
-		c = CreateAccount{Name: d.string(), Secret: d.bytes(), Created: d.varint()}
-	case TypeSetSecret:
-		c = SetSecret{Name: d.string(), Secret: d.bytes()}
-	case TypeDeleteAccount:
-		c = DeleteAccount{Name: d.string()}
-	case TypeStoreOffline:
-		c = StoreOffline{User: d.string(), From: d.string(), Stanza: d.bytes(), At: d.varint(), Limit: d.uint32()}
-	case TypeDeleteOffline:
-		c = DeleteOffline{User: d.string(), UpTo: d.uvarint()}
-	case TypeRosterOp:
-		c = decodeRosterOp(&d)
-	case TypeNodeIdentity:
-		c = decodeNodeIdentity(&d)
-	default:
-		return nil, fmt.Errorf("%w: unknown command type %d", ErrCorrupt, uint16(t))
+	r, ok := catalogue[t]
+	if !ok {
+		return nil, fmt.Errorf("%w: type %d", ErrUnknownCommand, uint16(t))
 	}
+	d := decoder{b: b[3:]}
+	c := r.decode(&d)
 	if err := d.finish(); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, t, err)
 	}

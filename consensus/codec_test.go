@@ -38,6 +38,7 @@ var samples = []Command{
 		MaxItems: 1000, MaxPending: 100,
 	},
 	NodeIdentity{Node: "n2", Identity: "T4XQKZ7B2VJ5M3NPLW6YDRHC4A"},
+	Keyed{Origin: "n1", Seq: 1_700_000_000_000_000_001, Cmd: DeleteOffline{User: "alice@localhost", UpTo: 300}},
 }
 
 func goldenPath(c Command) string {
@@ -200,5 +201,61 @@ func writeFile(t *testing.T, path string, b []byte) {
 	}
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testTypeBase is where the command types registered by tests start, far
+// past any released number.
+const testTypeBase CommandType = 60000
+
+// TestCatalogue holds the catalogue to its rules: released types are the
+// numbered list 1..n without gaps, each with a sample (and so a golden
+// file), and every row round-trips through its own name.
+func TestCatalogue(t *testing.T) {
+	var released []CommandType
+	for _, typ := range Types() {
+		if typ < testTypeBase {
+			released = append(released, typ)
+		}
+	}
+	if len(released) != len(samples) {
+		t.Fatalf("%d released command types, %d samples: every type needs a sample and a golden file", len(released), len(samples))
+	}
+	for i, typ := range released {
+		if typ != CommandType(i+1) {
+			t.Errorf("command type %d at position %d: the list is numbered without gaps", typ, i+1)
+		}
+		if samples[i].Type() != typ {
+			t.Errorf("samples[%d] is %s, want %s", i, samples[i].Type(), typ)
+		}
+		if strings.HasPrefix(typ.String(), "command-") {
+			t.Errorf("type %d has no name", typ)
+		}
+	}
+	if got := CommandType(1234).String(); got != "command-1234" {
+		t.Errorf("unknown type String = %q", got)
+	}
+	if _, err := Decode([]byte{1, 0x04, 0xd2}); !errors.Is(err, ErrUnknownCommand) || !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Decode of an unknown type: %v, want ErrUnknownCommand and ErrCorrupt", err)
+	}
+	for _, bad := range [][]row{
+		{{typ: TypeCreateAccount, name: "again", decode: catalogue[TypeCreateAccount].decode}},
+		{{typ: testTypeBase - 1, name: "create-account", decode: catalogue[TypeCreateAccount].decode}},
+		{{typ: testTypeBase - 1, name: "no-decoder"}},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("register(%d %q) did not panic", bad[0].typ, bad[0].name)
+				}
+			}()
+			register(bad...)
+		}()
+	}
+	if p := deref(&DeleteAccount{Name: "a@b"}); p != (DeleteAccount{Name: "a@b"}) {
+		t.Errorf("deref(pointer) = %#v", p)
+	}
+	if p := deref((*DeleteAccount)(nil)); p != nil {
+		t.Errorf("deref(nil pointer) = %#v", p)
 	}
 }

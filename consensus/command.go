@@ -2,54 +2,12 @@ package consensus
 
 import (
 	"errors"
-
 	"fmt"
-	"github.com/heraldxmpp/herald/roster"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/heraldxmpp/herald/roster"
 )
-
-// CommandType numbers a command in the catalogue. The catalogue is append-only:
-// a number, once released, keeps its meaning and its encoding forever, because
-// Raft logs and snapshots written by older binaries are replayed by newer ones.
-// Retire a command by leaving its number unused; never renumber.
-type CommandType uint16
-
-// The command catalogue. Encodings are frozen by testdata/commands/*.golden.
-const (
-	TypeCreateAccount CommandType = 1
-	TypeSetSecret     CommandType = 2
-	TypeDeleteAccount CommandType = 3
-	TypeStoreOffline  CommandType = 4
-	TypeDeleteOffline CommandType = 5
-	// TypeRosterOp = 6 is declared in roster.go.
-	// TypeNodeIdentity = 7 is declared in identity.go.
-)
-
-// String returns the catalogue name of t, as used in the golden file names.
-func (t CommandType) String() string {
-	switch t {
-	case TypeCreateAccount:
-		return "create-account"
-	case TypeSetSecret:
-		return "set-secret"
-	case TypeDeleteAccount:
-		return "delete-account"
-	case TypeStoreOffline:
-		return "store-offline"
-	case TypeDeleteOffline:
-		return "delete-offline"
-	case TypeRosterOp:
-		return "roster-op"
-	case TypeNodeIdentity:
-		return "node-identity"
-	}
-	return fmt.Sprintf("command-%d", uint16(t))
-}
-
-// DefaultOfflineLimit is the offline-message cap per user used when neither
-// Config.OfflineLimit nor StoreOffline.Limit says otherwise.
-const DefaultOfflineLimit = 1000
 
 // maxNameLen bounds an account name: a bare JID is at most 1023 octets of
 // localpart, '@', and 1023 octets of domainpart (RFC 7622 3.2, 3.3).
@@ -60,7 +18,9 @@ const maxNameLen = 1023 + 1 + 1023
 // current state: Apply never reads the clock, draws random numbers or does I/O
 // beyond the Pebble batch.
 //
-// The set of commands is closed: the implementations are the types below.
+// The set of commands is closed: the implementations are the types with a
+// row in the catalogue (catalogue.go), defined in their services' files
+// (account.go, roster.go).
 type Command interface {
 	// Type returns the command's number in the catalogue.
 	Type() CommandType
@@ -70,44 +30,9 @@ type Command interface {
 	// apply computes the new state into tx. It must not write before it has
 	// decided to succeed, so that a failing command leaves the batch untouched.
 	apply(tx *tx) (Result, error)
-}
-
-// deref turns a pointer to a command into the command value; the method sets
-// make *CreateAccount a Command too. A nil pointer yields nil.
-func deref(c Command) Command {
-	switch p := c.(type) {
-	case *CreateAccount:
-		if p != nil {
-			return *p
-		}
-	case *SetSecret:
-		if p != nil {
-			return *p
-		}
-	case *DeleteAccount:
-		if p != nil {
-			return *p
-		}
-	case *StoreOffline:
-		if p != nil {
-			return *p
-		}
-	case *DeleteOffline:
-		if p != nil {
-			return *p
-		}
-	case *RosterOp:
-		if p != nil {
-			return *p
-		}
-	case *NodeIdentity:
-		if p != nil {
-			return *p
-		}
-	default:
-		return c
-	}
-	return nil
+	// encode appends the command's fields (after the type) to b, in the
+	// order its row's decode reads them.
+	encode(b []byte) []byte
 }
 
 // Result is the FSM's outcome of one applied command.
@@ -120,72 +45,6 @@ type Result struct {
 	Removed uint64
 	// Roster is what a RosterOp decided (the roster table's effect).
 	Roster *roster.Effect
-}
-
-// CreateAccount creates an account. It fails with ErrExists if Name is taken.
-type CreateAccount struct {
-	Name    string // bare JID, e.g. alice@localhost
-	Secret  []byte // opaque credentials blob (SCRAM salted keys, never plaintext)
-	Created int64  // unix nanoseconds, stamped by the proposer
-}
-
-// SetSecret replaces an account's credentials. It fails with ErrNotFound if
-// the account does not exist.
-type SetSecret struct {
-	Name   string
-	Secret []byte
-}
-
-// DeleteAccount removes an account and every key held under that user
-// (offline messages, and later roster data). It fails with ErrNotFound if the
-// account does not exist.
-type DeleteAccount struct {
-	Name string
-}
-
-// StoreOffline stores a message for later delivery to User. It fails with
-// ErrNotFound if the account does not exist and with ErrOfflineFull when User
-// already holds Limit messages. On success Result.Seq is the message's
-// sequence number: per user, starting at 1, strictly increasing.
-type StoreOffline struct {
-	User   string // bare JID of the recipient
-	From   string // JID of the sender, as the router saw it
-	Stanza []byte // serialized XML, stored as given
-	At     int64  // unix nanoseconds, stamped by the proposer
-	// Limit is the cap in force for this command. Zero means "the node's
-	// Config.OfflineLimit": Propose fills it in, so that every replica applies
-	// the same cap whatever its local configuration. A zero reaching Apply
-	// means DefaultOfflineLimit.
-	Limit uint32
-}
-
-// DeleteOffline removes User's offline messages with Seq <= UpTo, typically
-// after they were delivered. Result.Removed counts them. It fails with
-// ErrNotFound if the account does not exist.
-type DeleteOffline struct {
-	User string
-	UpTo uint64
-}
-
-func (CreateAccount) Type() CommandType { return TypeCreateAccount }
-func (SetSecret) Type() CommandType     { return TypeSetSecret }
-func (DeleteAccount) Type() CommandType { return TypeDeleteAccount }
-func (StoreOffline) Type() CommandType  { return TypeStoreOffline }
-func (DeleteOffline) Type() CommandType { return TypeDeleteOffline }
-
-func (c CreateAccount) validate() error { return validName(c.Name) }
-func (c SetSecret) validate() error     { return validName(c.Name) }
-func (c DeleteAccount) validate() error { return validName(c.Name) }
-func (c DeleteOffline) validate() error { return validName(c.User) }
-
-func (c StoreOffline) validate() error {
-	if err := validName(c.User); err != nil {
-		return err
-	}
-	if len(c.Stanza) == 0 {
-		return fmt.Errorf("%w: empty stanza", ErrInvalid)
-	}
-	return nil
 }
 
 // validName checks that name can be an account key: a bare JID
@@ -219,3 +78,36 @@ var (
 	ErrClosed    = errors.New("consensus: node closed")
 	ErrSchema    = errors.New("consensus: schema version mismatch")
 )
+
+// What became of a write that failed without a domain outcome: every such
+// error of Propose is one of these two (errors.Is), besides ErrInvalid.
+var (
+	// ErrNotApplied: the write was not made and will not be (nothing was
+	// proposed, or the leader refused it before proposing, for example past
+	// its deadline). Trying again is safe.
+	ErrNotApplied = errors.New("consensus: not applied")
+	// ErrOutcomeUnknown: the write may have been applied or not; Propose
+	// could not find out before its deadline. Read before trying again.
+	ErrOutcomeUnknown = errors.New("consensus: outcome unknown")
+)
+
+// ErrUnknownCommand is a command type this binary does not know: written by
+// a newer binary. It is also an ErrCorrupt (errors.Is). Propose refuses it
+// and a node that meets one in its log stops applying (see feature.go).
+var ErrUnknownCommand error = unknownCommand{}
+
+type unknownCommand struct{}
+
+func (unknownCommand) Error() string        { return "consensus: unknown command type" }
+func (unknownCommand) Is(target error) bool { return target == ErrCorrupt }
+
+// notApplied and unknownOutcome mark an error with its class, keeping the
+// error itself (and its sentinels) for errors.Is.
+func notApplied(err error) error { return classed{err, ErrNotApplied} }
+
+func unknownOutcome(err error) error { return classed{err, ErrOutcomeUnknown} }
+
+type classed struct{ err, class error }
+
+func (e classed) Error() string   { return e.err.Error() }
+func (e classed) Unwrap() []error { return []error{e.err, e.class} }

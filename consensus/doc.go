@@ -12,8 +12,9 @@
 // Without Config.ClusterAddr a Node is a single node that bootstraps itself
 // on an in-memory Raft transport. With it, the Node is a cluster member:
 //
-//   - One TCP port (the cluster port) carries Raft's traffic, a forwarding
-//     channel and a peer channel, told apart by the connection's first byte. Every connection
+//   - One TCP port (the cluster port, package consensus/mux) carries Raft's
+//     traffic, a forwarding channel and a peer channel, told apart by the
+//     connection's first byte. Every connection
 //     starts with an HMAC-SHA256 challenge/response in both directions over
 //     the shared Config.Secret; a peer that fails it is closed before a byte
 //     reaches Raft (ErrAuth). The port is authenticated, not encrypted: keep
@@ -45,7 +46,15 @@
 //     or does I/O other than one Pebble batch per Raft batch.
 //   - That batch also records the applied log index, so the state and the
 //     index move together; entries at or below it are skipped on replay.
-//   - A command that fails changes nothing: each apply decides before it writes.
+//   - A command that fails changes nothing: each apply decides before it writes,
+//     and a command whose apply panics has its writes dropped from the batch.
+//   - The catalogue (catalogue.go) is one table: a numbered list of types and
+//     one row (number, name, decoder) per type, registered by the command's
+//     own file.
+//   - A node never skips a command type it does not know: it halts at it
+//     (ErrUnknownCommand) until restarted on a release that knows it. The
+//     leader refuses, before proposing, a type above some member's feature
+//     level (ErrUnsupported; feature.go).
 //   - Command encodings are frozen by testdata/commands/*.golden; command
 //     numbers are never reused or renumbered.
 //   - Every Pebble key is defined in keys.go; the schema version is checked at
@@ -55,11 +64,14 @@
 //     syncs Pebble, so no entry whose effect could be lost leaves the log.
 //   - Only Node.lead (forward.go) decides where an operation runs: Propose,
 //     Join, Remove and Stepdown go through it. A request is sent again to a
-//     new leader only when it is known not to have been proposed, so one
-//     Propose never applies a command twice.
+//     new leader when it is known not to have been proposed, or when it is a
+//     keyed write (keyed.go: an idempotency key whose outcome Apply keeps),
+//     so one Propose never applies a command twice. A forwarded write
+//     carries its deadline; the leader refuses it once past. Every failed
+//     write is ErrNotApplied or ErrOutcomeUnknown.
 //   - The cluster port hands a connection to Raft, the forwarding server or
 //     the peer channel only after the dialer proved it knows the secret.
-//   - The peer channel (peer.go, started by SetPeerHandler) carries opaque
+//   - The peer channel (mux.Peers, started by SetPeerHandler) carries opaque
 //     node-to-node messages outside Raft (the delivery layer's session
 //     tables): SendPeer never blocks, messages to one peer keep their order,
 //     PeerUp reports every (re)connection and PeerDown a peer gone for

@@ -105,6 +105,7 @@ func TestReplayRebuildsLostTail(t *testing.T) {
 	b := db.NewBatch()
 	b.DeleteRange(offlineKey("alice@localhost", 1), offlineKey("alice@localhost", 100), nil)
 	b.Delete(counterKey("alice@localhost"), nil)
+	b.DeleteRange([]byte{tagKey}, []byte{tagKey + 1}, nil) // the keyed outcomes of the lost tail
 	b.Set(appliedKey, be64(first), nil)
 	if err := errors.Join(b.Commit(pebble.Sync), db.Close()); err != nil {
 		t.Fatal(err)

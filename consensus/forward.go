@@ -1,16 +1,15 @@
 package consensus
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/heraldxmpp/herald/consensus/mux"
 )
 
 // Leader forwarding. Every write (Propose) and every membership change (Join,
@@ -41,7 +40,7 @@ var ErrNoQuorum error = noQuorum{}
 type noQuorum struct{}
 
 func (noQuorum) Error() string        { return "consensus: no quorum" }
-func (noQuorum) Is(target error) bool { return target == ErrNotLeader }
+func (noQuorum) Is(target error) bool { return target == ErrNotLeader || target == ErrNotApplied }
 
 // errRetry marks an error after which nothing was proposed: the request may
 // be sent again to the current leader.
@@ -59,14 +58,6 @@ func notProposed(err error) bool {
 }
 
 const (
-	// fwdQueue bounds, per forwarding connection, the frames queued for the
-	// writer and the requests a leader runs at once. A proposer that finds
-	// the queue full waits for room, bounded by its context; a leader with
-	// fwdQueue requests running stops reading the connection, so a flood
-	// from one peer is pushed back onto its TCP window, not into memory.
-	fwdQueue = 256
-	// fwdWriteTimeout bounds one flush to a peer that stopped reading.
-	fwdWriteTimeout = 10 * time.Second
 	// retryMin and retryMax bound the pause between attempts while no leader
 	// is reachable (a leader change wakes the wait at once).
 	retryMin = 10 * time.Millisecond
@@ -82,11 +73,12 @@ func (n *Node) lead(ctx context.Context, req request) (Result, error) {
 	}
 	deadline := time.Now().Add(n.leaderWait)
 	var lastErr error
+	var unsure error // an earlier attempt that may have been applied
 	for pause := retryMin; ; pause = min(2*pause, retryMax) {
 		watch := n.leaderWatch()
 		if n.raft.State() == raft.Shutdown {
 			// Close is under way, or this node was removed from the cluster.
-			return Result{}, fmt.Errorf("%w: raft has shut down", ErrClosed)
+			return Result{}, settle(unsure, notApplied(fmt.Errorf("%w: raft has shut down", ErrClosed)))
 		}
 		var (
 			res   Result
@@ -108,27 +100,54 @@ func (n *Node) lead(ctx context.Context, req request) (Result, error) {
 			}
 		}
 		if tried {
-			if !notProposed(err) {
-				return res, err
+			switch {
+			case notProposed(err):
+				lastErr = err
+			case n.mayResend(ctx, req, err):
+				// Keyed: sending it again cannot apply it twice, and the
+				// answer says what became of it.
+				n.log.Info("consensus: resending a write whose outcome is unknown", "req", req.String(), "err", err)
+				unsure, lastErr = err, err
+				deadline = time.Now().Add(n.leaderWait)
+			default:
+				return res, settle(unsure, err)
 			}
-			lastErr = err
 		}
 		wait := time.Until(deadline)
 		if wait <= 0 {
 			if lastErr != nil {
-				return Result{}, fmt.Errorf("%w: no leader reachable for %s (last: %v)", ErrNoQuorum, n.leaderWait, lastErr)
+				return Result{}, settle(unsure, fmt.Errorf("%w: no leader reachable for %s (last: %v)", ErrNoQuorum, n.leaderWait, lastErr))
 			}
-			return Result{}, fmt.Errorf("%w: no leader for %s", ErrNoQuorum, n.leaderWait)
+			return Result{}, settle(unsure, fmt.Errorf("%w: no leader for %s", ErrNoQuorum, n.leaderWait))
 		}
 		select {
 		case <-watch:
 		case <-time.After(min(pause, wait)):
 		case <-ctx.Done():
-			return Result{}, fmt.Errorf("%w: waiting for a leader: %w", ErrNoQuorum, ctx.Err())
+			return Result{}, settle(unsure, fmt.Errorf("%w: waiting for a leader: %w", ErrNoQuorum, ctx.Err()))
 		case <-n.done:
-			return Result{}, ErrClosed
+			return Result{}, settle(unsure, notApplied(ErrClosed))
 		}
 	}
+}
+
+// settle is the error a Propose ends with: err, unless an earlier attempt
+// may have been applied and err says only that the last one was not, in
+// which case the earlier attempt's error (outcome unknown) is the answer.
+func settle(unsure, err error) error {
+	if unsure == nil || err == nil || !errors.Is(err, ErrNotApplied) {
+		return err
+	}
+	return fmt.Errorf("%w; sent again, then: %v", unsure, err)
+}
+
+// mayResend reports whether req, whose attempt ended with err, may be sent
+// again: it is a keyed write (the leader wraps it in a Keyed, so a repeat
+// is answered with the first outcome), its outcome is unknown, its deadline
+// has not passed, and this node is not closing.
+func (n *Node) mayResend(ctx context.Context, req request, err error) bool {
+	return req.op == opPropose && req.origin != "" && errors.Is(err, ErrOutcomeUnknown) &&
+		ctx.Err() == nil && !n.isClosed() && n.clusterAtLeast(ctx, TypeKeyed)
 }
 
 // waitLocal waits until this node has applied index, bounded by ctx or,
@@ -154,7 +173,24 @@ func (n *Node) waitLocal(ctx context.Context, index uint64) error {
 func (n *Node) local(ctx context.Context, req request) (Result, error) {
 	switch req.op {
 	case opPropose:
-		return n.apply(ctx, req.cmd, req.String())
+		if !req.deadline.IsZero() {
+			if !time.Now().Before(req.deadline) {
+				// RFC-grade honesty: the proposer has given up by now and
+				// told its caller so; proposing it after would surprise it.
+				return Result{}, notApplied(fmt.Errorf("%w: %s reached the leader after its deadline", ErrTimeout, req))
+			}
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, req.deadline)
+			defer cancel()
+		}
+		if err := n.checkLevel(ctx, req.cmd); err != nil {
+			return Result{}, err
+		}
+		cmd := req.cmd
+		if req.origin != "" && n.clusterAtLeast(ctx, TypeKeyed) {
+			cmd = encodeKeyed(req.origin, req.seq, req.cmd)
+		}
+		return n.apply(ctx, cmd, req.String())
 	case opJoin:
 		return Result{}, n.addVoter(ctx, req.id, req.addr, req.force)
 	case opRemove:
@@ -198,9 +234,9 @@ func (n *Node) await(ctx context.Context, f raft.Future, what string) error {
 		}
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("%w: %s outcome unknown: %w", ErrTimeout, what, ctx.Err())
+		return unknownOutcome(fmt.Errorf("%w: %s outcome unknown: %w", ErrTimeout, what, ctx.Err()))
 	case <-n.done:
-		return fmt.Errorf("%w: %s outcome unknown", ErrClosed, what)
+		return unknownOutcome(fmt.Errorf("%w: %s outcome unknown", ErrClosed, what))
 	}
 }
 
@@ -211,7 +247,13 @@ func (n *Node) forward(ctx context.Context, addr string, req request) (Result, e
 	if d, ok := ctx.Deadline(); ok {
 		req.timeout = time.Until(d)
 	}
-	p, err := n.fwd.send(ctx, addr, req)
+	if req.origin != "" && !n.clusterAtLeast(ctx, TypeKeyed) {
+		// Some member, maybe the leader, runs an older release: the plain
+		// request every release knows, which the leader would not have
+		// wrapped anyway (and which lead will not send twice).
+		req.origin, req.seq, req.deadline = "", 0, time.Time{}
+	}
+	p, err := n.send(ctx, addr, req)
 	if err != nil {
 		return Result{}, err
 	}
@@ -219,24 +261,24 @@ func (n *Node) forward(ctx context.Context, addr string, req request) (Result, e
 	for {
 		watch := n.leaderWatch()
 		select {
-		case r := <-p.reply:
-			return r.res, r.err
-		case <-p.conn.dead:
+		case b := <-p.Reply():
+			return answer(b)
+		case <-p.Dead():
 			select {
-			case r := <-p.reply:
-				return r.res, r.err
+			case b := <-p.Reply():
+				return answer(b)
 			default:
 			}
-			return Result{}, fmt.Errorf("%w: %s forwarded to %s: connection lost, outcome unknown: %v", ErrNotLeader, req, addr, p.conn.cause())
+			return Result{}, unknownOutcome(fmt.Errorf("%w: %s forwarded to %s: connection lost, outcome unknown: %v", ErrNotLeader, req, addr, p.Cause()))
 		case <-ctx.Done():
-			p.cancel()
-			return Result{}, fmt.Errorf("%w: %s forwarded to %s: outcome unknown: %w", ErrTimeout, req, addr, ctx.Err())
+			p.Cancel()
+			return Result{}, unknownOutcome(fmt.Errorf("%w: %s forwarded to %s: outcome unknown: %w", ErrTimeout, req, addr, ctx.Err()))
 		case <-n.done:
-			p.cancel()
-			return Result{}, fmt.Errorf("%w: %s forwarded to %s: outcome unknown", ErrClosed, req, addr)
+			p.Cancel()
+			return Result{}, unknownOutcome(fmt.Errorf("%w: %s forwarded to %s: outcome unknown", ErrClosed, req, addr))
 		case <-orphaned:
-			p.cancel()
-			return Result{}, fmt.Errorf("%w: %s forwarded to %s: no leader for %s, outcome unknown", ErrNotLeader, req, addr, n.leaderWait)
+			p.Cancel()
+			return Result{}, unknownOutcome(fmt.Errorf("%w: %s forwarded to %s: no leader for %s, outcome unknown", ErrNotLeader, req, addr, n.leaderWait))
 		case <-watch:
 			switch now, _ := n.raft.LeaderWithID(); {
 			case string(now) == addr:
@@ -246,8 +288,8 @@ func (n *Node) forward(ctx context.Context, addr string, req request) (Result, e
 					orphaned = time.After(n.leaderWait)
 				}
 			default:
-				p.cancel()
-				return Result{}, fmt.Errorf("%w: %s forwarded to %s: leader changed to %s, outcome unknown", ErrNotLeader, req, addr, now)
+				p.Cancel()
+				return Result{}, unknownOutcome(fmt.Errorf("%w: %s forwarded to %s: leader changed to %s, outcome unknown", ErrNotLeader, req, addr, now))
 			}
 		}
 	}
@@ -299,8 +341,14 @@ func (n *Node) serve(ctx context.Context, req request) (Result, error) {
 	if req.timeout > 0 {
 		timeout = min(timeout, req.timeout)
 	}
+	// A keyed request's deadline is absolute (local checks it before
+	// proposing); the timeout only bounds an older proposer's request.
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if req.op == opLevel {
+		// Any member answers, leader or not (feature.go).
+		return Result{Seq: uint64(n.level())}, nil
+	}
 	if req.op == opPropose {
 		// The proposer validated it; the log is not trusted blindly, and
 		// neither is a peer.
@@ -320,315 +368,71 @@ func (n *Node) serve(ctx context.Context, req request) (Result, error) {
 }
 
 // serveForward answers the requests of one forwarding connection until it
-// closes: one reader (this goroutine), one writer, and one goroutine per
-// request in flight, at most fwdQueue of them.
+// closes (mux.Serve: one reader, one writer, at most mux.Queue requests in
+// flight). A request that cannot be decoded closes the connection.
 func (n *Node) serveForward(c net.Conn) {
-	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan []byte, fwdQueue)
-	sem := make(chan struct{}, fwdQueue)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		bw := bufio.NewWriterSize(c, 64<<10)
-		for {
-			select {
-			case f := <-out:
-				bw.Write(f)
-				for more := true; more; {
-					select {
-					case f := <-out:
-						bw.Write(f)
-					default:
-						more = false
-					}
-				}
-				c.SetWriteDeadline(time.Now().Add(fwdWriteTimeout))
-				if err := bw.Flush(); err != nil {
-					cancel()
-					c.Close()
-					return
-				}
-			case <-ctx.Done():
-				return
-			}
-		}
-	})
-	br := bufio.NewReaderSize(c, 64<<10)
-	var buf []byte
-read:
-	for {
-		p, err := readFrame(br, buf)
+	mux.Serve(c, func(ctx context.Context, p []byte) ([]byte, error) {
+		req, err := decodeFwdRequest(p)
 		if err != nil {
-			break
-		}
-		buf = p
-		id, req, err := decodeFwdRequest(p) // copies what it keeps
-		if err != nil {
-			n.log.Warn("consensus: bad forwarded request", "remote", c.RemoteAddr().String(), "err", err)
-			break
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			break read
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			res, err := n.serve(ctx, req)
-			select {
-			case out <- encodeFwdResponse(id, res, err):
-			case <-ctx.Done():
-			}
-		})
-	}
-	cancel()
-	c.Close()
-	wg.Wait()
-}
-
-// forwarder is the client side of the forwarding channel: one connection per
-// leader address, shared by all proposers, requests multiplexed by id.
-type forwarder struct {
-	dial func(ctx context.Context, addr string) (net.Conn, error)
-	log  *slog.Logger
-
-	mu      sync.Mutex
-	conns   map[string]*fwdConn
-	dialing map[string]chan struct{}
-	closed  bool
-}
-
-func newForwarder(dial func(ctx context.Context, addr string) (net.Conn, error), log *slog.Logger) *forwarder {
-	return &forwarder{dial: dial, log: log, conns: map[string]*fwdConn{}, dialing: map[string]chan struct{}{}}
-}
-
-// pending is a request on its way.
-type pending struct {
-	conn  *fwdConn
-	id    uint64
-	reply chan reply
-}
-
-type reply struct {
-	res Result
-	err error
-}
-
-// cancel forgets the request: its answer, if it comes, is dropped.
-func (p *pending) cancel() { p.conn.forget(p.id) }
-
-// send queues req to addr. Its errors mean the request was not sent; a
-// failure to reach addr is an errRetry.
-func (f *forwarder) send(ctx context.Context, addr string, req request) (*pending, error) {
-	c, err := f.conn(ctx, addr)
-	if err != nil {
-		if errors.Is(err, ErrAuth) {
 			return nil, err
 		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w: %s to %s not sent: %w", ErrTimeout, req, addr, ctx.Err())
+		if n.cfg.hold != nil {
+			n.cfg.hold(req.op)
 		}
-		return nil, errRetry{fmt.Errorf("consensus: leader %s unreachable: %w", addr, err)}
-	}
-	p := &pending{conn: c, reply: make(chan reply, 1)}
-	c.mu.Lock()
-	c.next++
-	p.id = c.next
-	c.pending[p.id] = p.reply
-	c.mu.Unlock()
-	frame := encodeFwdRequest(p.id, req)
-	select {
-	case c.out <- frame:
+		res, err := n.serve(ctx, req)
+		if n.cfg.dropAnswer != nil && n.cfg.dropAnswer(req.op) {
+			return nil, errors.New("consensus: answer dropped (test)")
+		}
+		return encodeFwdResponse(res, err), nil
+	}, n.log)
+}
+
+// send queues req for the leader at addr. Its errors mean the request was
+// not sent; a failure to reach addr is an errRetry.
+func (n *Node) send(ctx context.Context, addr string, req request) (*mux.Pending, error) {
+	p, err := n.fwd.Send(ctx, addr, encodeFwdRequest(req))
+	switch {
+	case err == nil:
 		return p, nil
-	case <-c.dead:
-		p.cancel()
-		return nil, errRetry{fmt.Errorf("consensus: connection to leader %s lost before sending: %v", addr, c.cause())}
-	case <-ctx.Done():
-		p.cancel()
-		return nil, fmt.Errorf("%w: %s to %s not sent: %w", ErrTimeout, req, addr, ctx.Err())
+	case errors.Is(err, ErrAuth):
+		return nil, err
+	case ctx.Err() != nil:
+		return nil, notApplied(fmt.Errorf("%w: %s to %s not sent: %w", ErrTimeout, req, addr, ctx.Err()))
 	}
+	return nil, errRetry{fmt.Errorf("consensus: leader %s unreachable: %w", addr, err)}
+}
+
+// answer decodes the leader's answer to a forwarded request.
+func answer(b []byte) (Result, error) {
+	res, rerr, err := decodeFwdResponse(b)
+	if err != nil {
+		return Result{}, unknownOutcome(fmt.Errorf("%w: outcome unknown: %w", ErrNotLeader, err))
+	}
+	return res, rerr
 }
 
 // roundTrip sends req to addr and waits for the answer, ctx, or the
 // connection's end.
-func (f *forwarder) roundTrip(ctx context.Context, addr string, req request) (Result, error) {
+func (n *Node) roundTrip(ctx context.Context, addr string, req request) (Result, error) {
 	if d, ok := ctx.Deadline(); ok {
 		req.timeout = time.Until(d)
 	}
-	p, err := f.send(ctx, addr, req)
+	p, err := n.send(ctx, addr, req)
 	if err != nil {
 		return Result{}, err
 	}
 	select {
-	case r := <-p.reply:
-		return r.res, r.err
-	case <-p.conn.dead:
+	case b := <-p.Reply():
+		return answer(b)
+	case <-p.Dead():
 		select {
-		case r := <-p.reply:
-			return r.res, r.err
+		case b := <-p.Reply():
+			return answer(b)
 		default:
 		}
-		return Result{}, fmt.Errorf("consensus: %s via %s: connection lost: %v", req, addr, p.conn.cause())
+		return Result{}, fmt.Errorf("consensus: %s via %s: connection lost: %v", req, addr, p.Cause())
 	case <-ctx.Done():
-		p.cancel()
+		p.Cancel()
 		return Result{}, fmt.Errorf("%w: %s via %s: %w", ErrTimeout, req, addr, ctx.Err())
-	}
-}
-
-// conn returns the live connection to addr, dialing it if needed; one dial
-// per address at a time.
-func (f *forwarder) conn(ctx context.Context, addr string) (*fwdConn, error) {
-	for {
-		f.mu.Lock()
-		if f.closed {
-			f.mu.Unlock()
-			return nil, errNetClosed
-		}
-		if c := f.conns[addr]; c != nil {
-			f.mu.Unlock()
-			return c, nil
-		}
-		if w, ok := f.dialing[addr]; ok {
-			f.mu.Unlock()
-			select {
-			case <-w:
-				continue
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-		}
-		w := make(chan struct{})
-		f.dialing[addr] = w
-		f.mu.Unlock()
-
-		dctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
-		nc, err := f.dial(dctx, addr)
-		cancel()
-		f.mu.Lock()
-		delete(f.dialing, addr)
-		close(w)
-		if err == nil && f.closed {
-			nc.Close()
-			err = errNetClosed
-		}
-		if err != nil {
-			f.mu.Unlock()
-			return nil, err
-		}
-		c := &fwdConn{c: nc, out: make(chan []byte, fwdQueue), dead: make(chan struct{}), pending: map[uint64]chan reply{}}
-		c.onDead = func() {
-			f.mu.Lock()
-			if f.conns[addr] == c {
-				delete(f.conns, addr)
-			}
-			f.mu.Unlock()
-		}
-		f.conns[addr] = c
-		f.mu.Unlock()
-		go c.readLoop()
-		go c.writeLoop()
-		return c, nil
-	}
-}
-
-// close fails every connection; later sends fail.
-func (f *forwarder) close() {
-	f.mu.Lock()
-	f.closed = true
-	var all []*fwdConn
-	for _, c := range f.conns {
-		all = append(all, c)
-	}
-	f.mu.Unlock()
-	for _, c := range all {
-		c.fail(errNetClosed)
-	}
-}
-
-// fwdConn is one forwarding connection, client side: a writer draining out
-// and a reader matching answers to pending requests by id.
-type fwdConn struct {
-	c      net.Conn
-	out    chan []byte
-	dead   chan struct{}
-	onDead func()
-	once   sync.Once
-	err    error // why it died; set before dead is closed
-
-	mu      sync.Mutex
-	next    uint64
-	pending map[uint64]chan reply
-}
-
-func (c *fwdConn) fail(err error) {
-	c.once.Do(func() {
-		c.err = err
-		close(c.dead)
-		c.c.Close()
-		c.onDead()
-	})
-}
-
-func (c *fwdConn) cause() error {
-	select {
-	case <-c.dead:
-		return c.err
-	default:
-		return nil
-	}
-}
-
-func (c *fwdConn) forget(id uint64) {
-	c.mu.Lock()
-	delete(c.pending, id)
-	c.mu.Unlock()
-}
-
-func (c *fwdConn) writeLoop() {
-	bw := bufio.NewWriterSize(c.c, 64<<10)
-	for {
-		select {
-		case f := <-c.out:
-			bw.Write(f)
-			for more := true; more; {
-				select {
-				case f := <-c.out:
-					bw.Write(f)
-				default:
-					more = false
-				}
-			}
-			c.c.SetWriteDeadline(time.Now().Add(fwdWriteTimeout))
-			if err := bw.Flush(); err != nil {
-				c.fail(err)
-				return
-			}
-		case <-c.dead:
-			return
-		}
-	}
-}
-
-func (c *fwdConn) readLoop() {
-	br := bufio.NewReaderSize(c.c, 64<<10)
-	var buf []byte
-	for {
-		p, err := readFrame(br, buf)
-		if err != nil {
-			c.fail(err)
-			return
-		}
-		buf = p
-		id, res, rerr, err := decodeFwdResponse(p)
-		if err != nil {
-			c.fail(err)
-			return
-		}
-		c.mu.Lock()
-		ch := c.pending[id]
-		delete(c.pending, id)
-		c.mu.Unlock()
-		if ch != nil {
-			ch <- reply{res, rerr}
-		}
 	}
 }

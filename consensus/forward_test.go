@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/heraldxmpp/herald/consensus/mux"
 	"net"
 	"slices"
 	"sync"
@@ -24,8 +25,8 @@ func pipeDialer(serve func(net.Conn)) func(context.Context, string) (net.Conn, e
 // the far end of a pipe runs what the client sends, errors included.
 func TestForwardOverPipe(t *testing.T) {
 	n := open(t, t.TempDir(), memState)
-	f := newForwarder(pipeDialer(n.serveForward), testLog(t))
-	defer f.close()
+	f := &Node{fwd: mux.NewClient(pipeDialer(n.serveForward))}
+	defer f.fwd.Close()
 	ctx := ctxPatience(t)
 
 	propose := func(c Command) (Result, error) {
@@ -68,12 +69,6 @@ func TestForwardOverPipe(t *testing.T) {
 			t.Fatalf("seqs %v", seqs)
 		}
 	}
-	f.mu.Lock()
-	conns := len(f.conns)
-	f.mu.Unlock()
-	if conns != 1 {
-		t.Errorf("%d connections", conns)
-	}
 }
 
 // Answers may come in any order; each goes to its caller. A connection that
@@ -83,6 +78,7 @@ func TestForwarderMultiplexing(t *testing.T) {
 	const callers = 8
 	var mu sync.Mutex
 	var servers []net.Conn
+	inflight := make(chan struct{}, 1)
 	// The fake leader reads every request, then answers them in reverse,
 	// each with the index named in its command.
 	serve := func(c net.Conn) {
@@ -96,11 +92,11 @@ func TestForwarderMultiplexing(t *testing.T) {
 		}
 		var reqs []got
 		for len(reqs) < callers {
-			p, err := readFrame(br, nil)
+			p, err := mux.ReadFrame(br, nil)
 			if err != nil {
 				return
 			}
-			id, req, err := decodeFwdRequest(p)
+			id, req, err := splitReq(p)
 			if err != nil {
 				t.Error(err)
 				return
@@ -115,11 +111,14 @@ func TestForwarderMultiplexing(t *testing.T) {
 			if idx == 3 {
 				err = fmt.Errorf("%w: three", ErrNotFound)
 			}
-			c.Write(encodeFwdResponse(r.id, Result{Index: idx}, err))
+			c.Write(respFrame(r.id, Result{Index: idx}, err))
+		}
+		if _, err := mux.ReadFrame(br, nil); err == nil {
+			inflight <- struct{}{} // a request it will never answer
 		}
 	}
-	f := newForwarder(pipeDialer(serve), testLog(t))
-	defer f.close()
+	f := &Node{fwd: mux.NewClient(pipeDialer(serve))}
+	defer f.fwd.Close()
 	ctx := ctxPatience(t)
 
 	var wg sync.WaitGroup
@@ -146,16 +145,7 @@ func TestForwarderMultiplexing(t *testing.T) {
 		_, err := f.roundTrip(ctx, "leader", request{op: opStepdown})
 		errc <- err
 	}()
-	waitFor(t, "the request to be in flight", func() bool {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		for _, c := range f.conns {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			return len(c.pending) == 1
-		}
-		return false
-	})
+	<-inflight
 	mu.Lock()
 	servers[0].Close()
 	mu.Unlock()
@@ -164,7 +154,7 @@ func TestForwarderMultiplexing(t *testing.T) {
 	}
 
 	// A dial that fails is a retry: nothing was sent.
-	bad := newForwarder(func(context.Context, string) (net.Conn, error) { return nil, errors.New("refused") }, testLog(t))
+	bad := &Node{fwd: mux.NewClient(func(context.Context, string) (net.Conn, error) { return nil, errors.New("refused") })}
 	if _, err := bad.send(ctx, "leader", request{op: opStepdown}); !notProposed(err) {
 		t.Errorf("failed dial: %v, want a retry", err)
 	}

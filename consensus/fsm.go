@@ -30,6 +30,15 @@ type fsm struct {
 	floor atomic.Uint64
 	snaps raft.SnapshotStore // Raft's snapshot store, for Restore's floor; nil in tests
 
+	// levelCap, when not zero, makes the FSM refuse command types above it
+	// as unknown, as a binary of that level would (tests of rolling
+	// upgrades); zero means every type of the catalogue.
+	levelCap CommandType
+
+	// keyedExpired counts keyed commands refused because their key had
+	// left the window of kept outcomes (keyed.go).
+	keyedExpired atomic.Uint64
+
 	mu     sync.Mutex
 	broken error         // set when Pebble refused a write; the FSM then applies nothing
 	wait   chan struct{} // closed when appliedIndex moves; nil until someone waits
@@ -81,7 +90,15 @@ func (f *fsm) Apply(l *raft.Log) any {
 //
 // A command that cannot be decoded, or fails validation, gets an error
 // response and changes nothing; it is logged, not fatal: every replica decides
-// the same way, so the replicas stay identical.
+// the same way, so the replicas stay identical. A command whose apply panics
+// or fails with an error other than a domain error is answered with the error
+// and leaves nothing in the batch (applyAll rebuilds it without the entry).
+//
+// A command type this binary does not know (written by a newer one) stops the
+// state machine at that entry: the entries before it are applied, it and
+// everything after are answered with ErrUnknownCommand, and the applied index
+// stays below it, so a restart with a binary that knows the type applies it.
+// Skipping it would let this replica diverge from those that applied it.
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
 	f.mu.Lock()
@@ -94,76 +111,148 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		return out
 	}
 
-	b := f.db.NewIndexedBatch()
-	defer b.Close()
-	t := &tx{b: b}
 	applied := f.applied.Load()
-	last := applied
+	b, last, halt := f.applyAll(logs, applied, out)
+	defer b.Close()
+	if halt != nil {
+		f.log.Error("consensus: state machine halted on a command this binary does not know; "+
+			"upgrade this node to a release that knows it and restart", "err", halt)
+	}
+	err := error(nil)
+	if last > applied {
+		// NoSync: the Raft log (fsync'd per commit) is the durable record; a
+		// crash loses at most a tail of this state, which Raft replays. See
+		// Snapshot.
+		err = b.Set(appliedKey, be64(last), nil)
+		if err == nil {
+			err = b.Commit(pebble.NoSync)
+		}
+		if err == nil {
+			f.applied.Store(last)
+			f.notify()
+		}
+	}
+	if err == nil && halt == nil {
+		return out
+	}
+	if err != nil {
+		halt = fmt.Errorf("consensus: pebble write at index %d: %w", last, err)
+		f.log.Error("consensus: state machine stopped; restart to replay the log", "err", halt)
+		for i := range out {
+			out[i] = response{err: halt}
+		}
+	}
+	f.mu.Lock()
+	f.broken = halt
+	f.mu.Unlock()
+	return out
+}
+
+// applyAll applies the entries of logs after index applied into a new
+// indexed batch, filling out, and returns the batch, the index of the last
+// entry it covers, and, if it stopped at a command type this binary does not
+// know, why.
+//
+// An entry that panicked or failed with a non-domain error may have written
+// part of its effect; the batch is then rebuilt from the entries applied
+// before it (applying is deterministic, so they decide again as they did),
+// which leaves that entry without a trace.
+func (f *fsm) applyAll(logs []*raft.Log, applied uint64, out []any) (b *pebble.Batch, last uint64, halt error) {
+	b = f.db.NewIndexedBatch()
+	last = applied
+	kept := make([]int, 0, len(logs)) // entries whose effects are in b
 	for i, l := range logs {
 		if l.Index <= applied {
 			out[i] = response{err: fmt.Errorf("consensus: log index %d already applied", l.Index)}
 			continue
 		}
+		if l.Type != raft.LogCommand {
+			last = l.Index
+			continue
+		}
+		c, err := f.decode(l)
+		if errors.Is(err, ErrUnknownCommand) {
+			halt = fmt.Errorf("consensus: log index %d: %w", l.Index, err)
+			for j := i; j < len(logs); j++ {
+				out[j] = response{err: halt}
+			}
+			return b, last, halt
+		}
 		last = l.Index
-		if l.Type == raft.LogCommand {
-			out[i] = f.applyOne(t, l)
+		if err != nil {
+			out[i] = response{err: err}
+			continue
+		}
+		resp, clean := f.applyOne(&tx{b: b, index: l.Index}, l.Index, c)
+		out[i] = resp
+		if clean {
+			kept = append(kept, i)
+			continue
+		}
+		b.Close()
+		b = f.db.NewIndexedBatch()
+		for _, j := range kept {
+			c, _ := f.decode(logs[j])
+			f.applyOne(&tx{b: b, index: logs[j].Index}, logs[j].Index, c)
 		}
 	}
-	if last == applied {
-		return out
-	}
-	// NoSync: the Raft log (fsync'd per commit) is the durable record; a crash
-	// loses at most a tail of this state, which Raft replays. See Snapshot.
-	err := b.Set(appliedKey, be64(last), nil)
-	if err == nil {
-		err = b.Commit(pebble.NoSync)
-	}
-	if err == nil {
-		f.applied.Store(last)
-		f.notify()
-		return out
-	}
-	broken = fmt.Errorf("consensus: pebble write at index %d: %w", last, err)
-	f.log.Error("consensus: state machine stopped; restart to replay the log", "err", broken)
-	f.mu.Lock()
-	f.broken = broken
-	f.mu.Unlock()
-	for i := range out {
-		out[i] = response{err: broken}
-	}
-	return out
+	return b, last, nil
 }
 
-// applyOne decodes and applies one command into t.
-func (f *fsm) applyOne(t *tx, l *raft.Log) (resp response) {
-	defer func() {
-		// A panic here is a bug, but it is deterministic: every replica hits
-		// it on the same entry, so answering with an error keeps them equal.
-		if p := recover(); p != nil {
-			resp = response{err: fmt.Errorf("consensus: apply index %d panicked: %v", l.Index, p)}
-			f.log.Error("consensus: apply panicked", "index", l.Index, "panic", p)
-		}
-	}()
+// decode decodes and validates one entry's command. A command type this
+// binary does not know is ErrUnknownCommand.
+func (f *fsm) decode(l *raft.Log) (Command, error) {
 	c, err := Decode(l.Data)
+	if err == nil && !f.knows(c.Type()) {
+		err = fmt.Errorf("%w: %s (%d) is above this node's level %d", ErrUnknownCommand, c.Type(), c.Type(), f.levelCap)
+	}
 	if err == nil {
 		err = c.validate()
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrUnknownCommand) {
 		f.log.Error("consensus: rejected log entry", "index", l.Index, "err", err)
-		return response{err: fmt.Errorf("log index %d: %w", l.Index, err)}
+		err = fmt.Errorf("log index %d: %w", l.Index, err)
 	}
+	return c, err
+}
+
+// knows reports whether this node applies command type t.
+func (f *fsm) knows(t CommandType) bool {
+	return f.levelCap == 0 || t <= f.levelCap
+}
+
+// applyOne applies one decoded command into t. clean is false when the
+// command may have written part of its effect before failing (a panic, or an
+// error that is not a domain outcome): the caller must drop those writes.
+func (f *fsm) applyOne(t *tx, index uint64, c Command) (resp response, clean bool) {
+	defer func() {
+		// A panic here is a bug, but it is deterministic: every replica hits
+		// it on the same entry, so answering with an error (and dropping
+		// what the command wrote) keeps them equal.
+		if p := recover(); p != nil {
+			resp = response{err: fmt.Errorf("consensus: apply index %d panicked: %v", index, p)}
+			clean = false
+			f.log.Error("consensus: apply panicked", "index", index, "command", c.Type(), "panic", p)
+		}
+	}()
 	res, err := c.apply(t)
-	res.Index = l.Index
-	if err != nil && !isDomain(err) {
-		f.log.Error("consensus: apply failed", "index", l.Index, "command", c.Type(), "err", err)
+	if res.Index == 0 {
+		res.Index = index // a repeated Keyed keeps its first index
 	}
-	return response{res: res, err: err}
+	if err != nil && !isDomain(err) {
+		f.log.Error("consensus: apply failed", "index", index, "command", c.Type(), "err", err)
+		return response{err: err}, false
+	}
+	if errors.Is(err, ErrKeyExpired) {
+		f.keyedExpired.Add(1)
+	}
+	return response{res: res, err: err}, true
 }
 
 func isDomain(err error) bool {
 	var se *roster.SetError
 	return errors.Is(err, ErrExists) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrOfflineFull) ||
-		errors.Is(err, ErrPendingFull) || errors.As(err, &se)
+		errors.Is(err, ErrPendingFull) || errors.Is(err, ErrKeyExpired) || errors.As(err, &se)
 }
 
 // Snapshot makes Pebble's WAL durable and captures a Pebble snapshot.

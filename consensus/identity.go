@@ -20,8 +20,8 @@ import (
 // (ErrIdentity) until an operator removes the ID from the cluster, which
 // forgets the identity, and joins it again.
 
-// TypeNodeIdentity is the catalogue number of NodeIdentity.
-const TypeNodeIdentity CommandType = 7
+// The catalogue row of the node identity command.
+var _ = register(row{TypeNodeIdentity, "node-identity", decodeNodeIdentity})
 
 // identityFile is the file in Config.Dir holding the node's identity.
 const identityFile = "identity"

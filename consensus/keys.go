@@ -21,9 +21,15 @@ import (
 //	'n' node ID                -> the node's identity (identity.go), as it
 //	                              first presented it to the cluster
 //
+//	'k' origin 0x00 's' seq           -> the outcome of the keyed command
+//	                                     (origin, seq): a forwarding answer
+//	                                     (wire.go), for a retry (keyed.go)
+//	'k' origin 0x00 'm'               -> uint64 big-endian: the highest seq
+//	                                     of origin applied
+//
 //	'u' domain 0x00 local 0x00            per-user prefix: DeleteAccount removes
 //	                                      the whole span with one DeleteRange
-//	    ... 'a'                           -> account record (see state.go)
+//	    ... 'a'                           -> account record (see account.go)
 //	    ... 'o' seq (uint64 big-endian)   -> offline message; big-endian keeps
 //	                                         arrival order in key order
 //	    ... 'q'                           -> offline counter: last seq assigned,
@@ -50,6 +56,7 @@ const (
 	tagMeta = 'm'
 	tagNode = 'n'
 	tagUser = 'u'
+	tagKey  = 'k'
 
 	kindAccount = 'a'
 	kindOffline = 'o'
@@ -73,6 +80,19 @@ var (
 	usersStart = []byte{tagUser}
 	usersEnd   = []byte{tagUser + 1}
 )
+
+// keyedKey is where the outcome of origin's command seq is kept.
+func keyedKey(origin string, seq uint64) []byte {
+	k := append([]byte{tagKey}, origin...)
+	k = append(k, 0, 's')
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+// keyedMaxKey holds the highest seq of origin applied.
+func keyedMaxKey(origin string) []byte {
+	k := append([]byte{tagKey}, origin...)
+	return append(k, 0, 'm')
+}
 
 // userPrefix returns the prefix of every key held under the account name,
 // which must have passed validName.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/heraldxmpp/herald/consensus/mux"
 	"net"
 	"slices"
 	"strings"
@@ -250,7 +251,7 @@ func (n *Node) checkLive(ctx context.Context, next []raft.Server, joinerLive boo
 // running, so the leader can replicate to this node while the change
 // commits. A wrong secret fails at once (ErrAuth).
 func (n *Node) joinCluster(deadline time.Time) error {
-	via, err := n.viaMembers(deadline, request{op: opJoin, relay: true, id: n.cfg.NodeID, addr: n.net.addr})
+	via, err := n.viaMembers(deadline, request{op: opJoin, relay: true, id: n.cfg.NodeID, addr: n.net.Addr()})
 	if err == nil {
 		n.log.Info("consensus: joined the cluster", "node", n.cfg.NodeID, "via", via)
 	}
@@ -265,12 +266,12 @@ func (n *Node) viaMembers(deadline time.Time, req request) (string, error) {
 	for pause := 100 * time.Millisecond; ; pause = min(2*pause, time.Second) {
 		tried := false
 		for _, addr := range n.cfg.Join {
-			if addr == n.net.addr {
+			if addr == n.net.Addr() {
 				continue
 			}
 			tried = true
 			ctx, cancel := context.WithDeadline(context.Background(), deadline)
-			_, err := n.fwd.roundTrip(ctx, addr, req)
+			_, err := n.roundTrip(ctx, addr, req)
 			cancel()
 			if err == nil {
 				return addr, nil
@@ -302,9 +303,9 @@ func (n *Node) answers(ctx context.Context, addr string, force bool) bool {
 	if force || n.net == nil {
 		return false
 	}
-	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, mux.HandshakeTimeout)
 	defer cancel()
-	c, err := n.net.dial(ctx, addr, chanForward)
+	c, err := n.net.Dial(ctx, addr, mux.ChanForward)
 	if err != nil {
 		return false
 	}
@@ -372,7 +373,7 @@ func (n *Node) Status() ClusterStatus {
 		CaughtUp:     n.CaughtUp(),
 	}
 	if n.net != nil {
-		st.Addr = n.net.addr
+		st.Addr = n.net.Addr()
 	} else if n.cfg.Transport != nil {
 		st.Addr = string(n.cfg.Transport.LocalAddr())
 	} else if n.ownTrans != nil {

@@ -263,14 +263,14 @@ func TestWireForceFlag(t *testing.T) {
 		{op: opRemove, id: "n2", force: true},
 		{op: opJoin, id: "n4", addr: "10.0.0.4:7422", force: true, relay: true},
 	} {
-		f := encodeFwdRequest(7, r)
-		_, got, err := decodeFwdRequest(f[4:])
+		f := reqFrame(7, r)
+		_, got, err := splitReq(f[4:])
 		if err != nil || got.force != true || got.id != r.id || got.relay != r.relay {
 			t.Errorf("%s: decoded %+v, %v", r, got, err)
 		}
 	}
-	f := encodeFwdRequest(7, request{op: opPropose, cmd: Encode(DeleteAccount{Name: "a@b"}), force: true})
-	if _, _, err := decodeFwdRequest(f[4:]); !errors.Is(err, ErrCorrupt) {
+	f := reqFrame(7, request{op: opPropose, cmd: Encode(DeleteAccount{Name: "a@b"}), force: true})
+	if _, _, err := splitReq(f[4:]); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("force on a propose: %v, want ErrCorrupt", err)
 	}
 	for _, sentinel := range []error{ErrUnsafe, ErrIdentity} {
@@ -315,7 +315,7 @@ func TestRestoredClusterSeedsJoiners(t *testing.T) {
 	}
 	defer n1.Close()
 	n2, err := Open(Config{Dir: t.TempDir(), NodeID: "n2", ClusterAddr: "127.0.0.1:0", Secret: testSecret,
-		Join: []string{n1.net.addr}, Logger: clusterLog(t, "n2"), LeaderTimeout: patience, tune: clusterTimings})
+		Join: []string{n1.net.Addr()}, Logger: clusterLog(t, "n2"), LeaderTimeout: patience, tune: clusterTimings})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -17,6 +18,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"github.com/heraldxmpp/herald/consensus/mux"
 )
 
 // Config configures a Node. The zero value plus Dir opens a single node.
@@ -41,7 +44,7 @@ type Config struct {
 
 	// ClusterAddr is the cluster port's bind address (host:port; port 0
 	// picks a free one). It carries Raft and the forwarding channel between
-	// nodes, authenticated with Secret (transport.go). Empty means no
+	// nodes, authenticated with Secret (package mux). Empty means no
 	// cluster port. With one, NodeID and Secret are required and Transport
 	// must be nil.
 	ClusterAddr string
@@ -83,6 +86,12 @@ type Config struct {
 	fs      vfs.FS                            // Pebble's filesystem; nil is the OS
 	tune    func(*raft.Config)                // adjusts the Raft config before NewRaft
 	wrapLog func(raft.LogStore) raft.LogStore // wraps the bolt log (benchmarks count its commits)
+	level   CommandType                       // acts as a binary of this feature level (feature.go); 0: Level()
+	// hold runs before the forwarding server handles a request, and
+	// dropAnswer after: true closes the connection instead of answering
+	// (tests: a request held up, or an answer lost, in a partition).
+	hold       func(op byte)
+	dropAnswer func(op byte) bool
 }
 
 // retainSnapshots is how many Raft snapshots stay on disk.
@@ -100,15 +109,16 @@ type Node struct {
 	ownTrans *raft.InmemTransport
 
 	// The cluster port (nil without ClusterAddr): the listener, Raft's
-	// transport over it, and the forwarding client (cluster.go, forward.go).
-	net        *clusterNet
+	// transport over it, and the forwarding client (port.go, forward.go).
+	net        *mux.Net
 	peers      *peerTransport
-	fwd        *forwarder
+	fwd        *mux.Client
 	pmu        sync.Mutex
-	pm         *peerMgr      // the peer channel, once SetPeerHandler ran (peer.go)
+	pm         *mux.Peers    // the peer channel, once SetPeerHandler ran (peer.go)
 	leaderWait time.Duration // how long lead looks for a leader (ErrNoQuorum)
 	lmu        sync.Mutex
 	lch        chan struct{} // closed at the next leader change; see leaderWatch
+	lv         levels        // the members' feature levels, on the leader (feature.go)
 
 	identity string   // this data directory's identity (identity.go)
 	cu       *catchup // the start-up claim (catchup.go)
@@ -116,6 +126,8 @@ type Node struct {
 	mu     sync.RWMutex // held shared by reads, exclusively by Close
 	closed bool
 	done   chan struct{} // closed by Close
+
+	seq atomic.Uint64 // the last idempotency key seq of this node's Proposes (keyed.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -149,6 +161,9 @@ func Open(cfg Config) (*Node, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
+	// Keys must not repeat across restarts: start past any seq an earlier
+	// run of this node can have used (its clock was behind this one).
+	n.seq.Store(uint64(time.Now().UnixNano()))
 	if err := n.open(); err != nil {
 		return nil, errors.Join(err, n.Close())
 	}
@@ -173,7 +188,7 @@ func (n *Node) open() error {
 		return err
 	}
 	n.db = db
-	n.fsm = &fsm{db: db, log: n.log}
+	n.fsm = &fsm{db: db, log: n.log, levelCap: cfg.level}
 	applied, _, err := getUint64(db, appliedKey)
 	if err != nil {
 		return err
@@ -243,7 +258,7 @@ func (n *Node) open() error {
 		return fmt.Errorf("consensus: start raft: %w", err)
 	}
 	if n.net != nil {
-		n.net.start(n.serveForward, n.servePeer)
+		n.net.Start(n.serveForward, n.servePeer)
 		n.watchLeader()
 	}
 	if !existing && (cfg.Bootstrap || n.ownTrans != nil) {
@@ -378,7 +393,7 @@ func (n *Node) Close() error {
 			shutdown = n.raft.Shutdown()
 		}
 		if pm := n.peerMgr(); pm != nil {
-			pm.close()
+			pm.Close()
 		}
 		if n.net != nil {
 			// Cut the network while Raft stops, so that none of its
@@ -389,10 +404,10 @@ func (n *Node) Close() error {
 			errs = append(errs, shutdown.Error())
 		}
 		if n.fwd != nil {
-			n.fwd.close()
+			n.fwd.Close()
 		}
 		if pm := n.peerMgr(); pm != nil {
-			pm.wg.Wait()
+			pm.Wait()
 		}
 		if n.ownTrans != nil {
 			errs = append(errs, n.ownTrans.Close())
@@ -440,25 +455,32 @@ func (n *Node) Propose(ctx context.Context, c Command) (Result, error) {
 		return Result{}, err
 	}
 	if err := ctx.Err(); err != nil {
-		return Result{}, fmt.Errorf("%w: %w", ErrTimeout, err)
+		return Result{}, notApplied(fmt.Errorf("%w: %w", ErrTimeout, err))
 	}
 	if n.isClosed() {
-		return Result{}, ErrClosed
+		return Result{}, notApplied(ErrClosed)
 	}
-	return n.lead(ctx, request{op: opPropose, cmd: Encode(c)})
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(n.cfg.ApplyTimeout)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	return n.lead(ctx, request{op: opPropose, cmd: Encode(c), origin: n.cfg.NodeID, seq: n.seq.Add(1), deadline: deadline})
 }
 
 // raftError maps Raft's errors onto the package's.
 func raftError(err error) error {
 	switch {
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
-		return fmt.Errorf("%w: %w", ErrNotLeader, err)
+		return notApplied(fmt.Errorf("%w: %w", ErrNotLeader, err))
 	case errors.Is(err, raft.ErrLeadershipLost):
-		return fmt.Errorf("%w: outcome unknown: %w", ErrNotLeader, err)
+		return unknownOutcome(fmt.Errorf("%w: outcome unknown: %w", ErrNotLeader, err))
 	case errors.Is(err, raft.ErrEnqueueTimeout):
-		return fmt.Errorf("%w: %w", ErrTimeout, err)
+		return notApplied(fmt.Errorf("%w: %w", ErrTimeout, err))
 	case errors.Is(err, raft.ErrRaftShutdown):
-		return fmt.Errorf("%w: %w", ErrClosed, err)
+		return unknownOutcome(fmt.Errorf("%w: %w", ErrClosed, err))
 	}
 	return fmt.Errorf("consensus: raft: %w", err)
 }
@@ -478,6 +500,8 @@ func (n *Node) AppliedIndex() uint64 { return n.fsm.appliedIndex() }
 func (n *Node) Stats() map[string]string {
 	s := n.raft.Stats()
 	s["fsm_applied_index"] = strconv.FormatUint(n.AppliedIndex(), 10)
+	s["keyed_window"] = strconv.Itoa(keyedWindow)
+	s["keyed_expired"] = strconv.FormatUint(n.fsm.keyedExpired.Load(), 10)
 	n.fsm.mu.Lock()
 	if n.fsm.broken != nil {
 		s["fsm_error"] = n.fsm.broken.Error()

@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"fmt"
+	"github.com/heraldxmpp/herald/consensus/mux"
 	"slices"
 	"sync"
 	"testing"
@@ -89,7 +90,7 @@ func TestPeerChannel(t *testing.T) {
 			return slices.Contains(d, "n3")
 		})
 	}
-	if took := time.Since(stopped); took < peerGrace/2 {
+	if took := time.Since(stopped); took < mux.PeerGrace/2 {
 		t.Errorf("PeerDown after %s, before the grace", took)
 	}
 	if p := c.nodes[0].Peers(); !slices.Equal(p, []string{"n2"}) {
@@ -114,16 +115,12 @@ func TestPeerBlip(t *testing.T) {
 	c.nodes[0].SetPeerHandler(h1)
 	c.nodes[1].SetPeerHandler(h2)
 	waitFor(t, "connected", func() bool { return len(c.nodes[0].Peers()) == 1 && len(c.nodes[1].Peers()) == 1 })
-	pm := c.nodes[0].peerMgr()
-	pm.mu.Lock()
-	pc := pm.peers["n2"].conn
-	pm.mu.Unlock()
-	pc.fail()
+	c.nodes[0].peerMgr().Drop("n2")
 	waitFor(t, "reconnected", func() bool {
 		_, ups, _ := h1.snapshot()
 		return countOf(ups, "n2") >= 2
 	})
-	time.Sleep(peerGrace + 500*time.Millisecond)
+	time.Sleep(mux.PeerGrace + 500*time.Millisecond)
 	if _, _, d := h1.snapshot(); len(d) != 0 {
 		t.Errorf("n1 PeerDown %v after a blip", d)
 	}
@@ -138,28 +135,28 @@ func TestPeerAuth(t *testing.T) {
 	c := newCluster(t, 1)
 	h := &recHandler{}
 	c.nodes[0].SetPeerHandler(h)
-	other, err := listenCluster("127.0.0.1:0", "", []byte("another-secret-0123456789abcdef"), testLog(t))
+	other, err := mux.Listen("127.0.0.1:0", "", []byte("another-secret-0123456789abcdef"), testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	if _, err := other.dial(ctxPatience(t), c.nodes[0].net.addr, chanPeer); err == nil {
+	if _, err := other.Dial(ctxPatience(t), c.nodes[0].net.Addr(), mux.ChanPeer); err == nil {
 		t.Fatal("dial with the wrong secret succeeded")
 	}
 	// Right secret, but not a member: the hello is refused.
-	good, err := listenCluster("127.0.0.1:0", "", testSecret, testLog(t))
+	good, err := mux.Listen("127.0.0.1:0", "", testSecret, testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer good.Close()
-	conn, err := good.dial(ctxPatience(t), c.nodes[0].net.addr, chanPeer)
+	conn, err := good.Dial(ctxPatience(t), c.nodes[0].net.Addr(), mux.ChanPeer)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	conn.Write(peerFrame(peerFrameHello, []byte("intruder")))
+	conn.Write(mux.FrameEnd(append(mux.FrameStart(nil), append([]byte{1}, "intruder"...)...), 0)) // a hello
 	conn.SetReadDeadline(time.Now().Add(patience))
-	if _, err := readFrame(conn, nil); err == nil {
+	if _, err := mux.ReadFrame(conn, nil); err == nil {
 		t.Error("a non-member got a hello back")
 	}
 	if _, ups, _ := h.snapshot(); len(ups) != 0 {

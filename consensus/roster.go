@@ -36,8 +36,8 @@ type RosterOp struct {
 // inbound subscription requests.
 var ErrPendingFull = errors.New("consensus: too many pending subscription requests")
 
-// TypeRosterOp is the catalogue number of RosterOp.
-const TypeRosterOp CommandType = 6
+// The catalogue row of the roster command.
+var _ = register(row{TypeRosterOp, "roster-op", func(d *decoder) Command { return decodeRosterOp(d) }})
 
 func (RosterOp) Type() CommandType { return TypeRosterOp }
 

@@ -1,9 +1,9 @@
 package consensus
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"errors"
 	"io"
 	"net"
 	"testing"
@@ -11,7 +11,10 @@ import (
 )
 
 // rawDial opens a cluster connection the way an intruder would: it ignores
-// the listener's MAC and answers with one made from secret.
+// the listener's MAC and answers with one made from secret. It speaks the
+// handshake of package mux from its specification (channel, version 1, a
+// 32-byte nonce; the dialer's MAC over "herald cluster dialer" 0 channel
+// version and both nonces), not through mux's code.
 func rawDial(t *testing.T, addr string, ch byte, secret []byte) net.Conn {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, patience)
@@ -19,132 +22,21 @@ func rawDial(t *testing.T, addr string, ch byte, secret []byte) net.Conn {
 		t.Fatal(err)
 	}
 	c.SetDeadline(time.Now().Add(patience))
+	const version, nonceLen = 1, 32
 	var hello [2 + nonceLen]byte
-	hello[0], hello[1] = ch, handshakeVersion
+	hello[0], hello[1] = ch, version
 	rand.Read(hello[2:])
 	c.Write(hello[:])
 	var reply [nonceLen + sha256.Size]byte
 	if _, err := io.ReadFull(c, reply[:]); err != nil {
 		t.Fatal(err)
 	}
-	c.Write(handshakeMAC(secret, "dialer", ch, hello[2:], reply[:nonceLen]))
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("herald cluster dialer"))
+	m.Write([]byte{0, ch, version})
+	m.Write(hello[2:])
+	m.Write(reply[:nonceLen])
+	c.Write(m.Sum(nil))
 	c.SetDeadline(time.Time{})
 	return c
-}
-
-// The handshake over a pipe: the same secret passes both ways and names the
-// channel; a different one fails on both sides.
-func TestHandshake(t *testing.T) {
-	for _, tc := range []struct {
-		name           string
-		dialer, lister []byte
-		ch             byte
-		wantErr        bool
-	}{
-		{"raft", testSecret, testSecret, chanRaft, false},
-		{"forward", testSecret, testSecret, chanForward, false},
-		{"wrong secret", []byte("another-secret-of-some-length"), testSecret, chanRaft, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			a, b := net.Pipe()
-			defer a.Close()
-			defer b.Close()
-			errc := make(chan error, 1)
-			go func() {
-				err := dialHandshake(a, tc.dialer, tc.ch)
-				if err != nil {
-					a.Close() // as the dialer does: the listener's read fails
-				}
-				errc <- err
-			}()
-			ch, lerr := acceptHandshake(b, tc.lister)
-			derr := <-errc
-			if tc.wantErr {
-				if !errors.Is(derr, ErrAuth) {
-					t.Errorf("dialer: %v, want ErrAuth", derr)
-				}
-				if lerr == nil {
-					t.Error("listener accepted")
-				}
-				return
-			}
-			if derr != nil || lerr != nil || ch != tc.ch {
-				t.Errorf("dialer %v, listener %v, channel %q", derr, lerr, ch)
-			}
-		})
-	}
-}
-
-// The listener checks the dialer's MAC, whatever the dialer did with the
-// listener's; unknown channels and versions are refused before any MAC.
-func TestHandshakeListenerChecks(t *testing.T) {
-	for name, hello := range map[string][]byte{
-		"bad channel": append([]byte{'X', handshakeVersion}, make([]byte, nonceLen)...),
-		"bad version": append([]byte{chanRaft, 99}, make([]byte, nonceLen)...),
-	} {
-		a, b := net.Pipe()
-		go a.Write(hello)
-		if _, err := acceptHandshake(b, testSecret); err == nil {
-			t.Errorf("%s: accepted", name)
-		}
-		a.Close()
-		b.Close()
-	}
-
-	a, b := net.Pipe()
-	defer a.Close()
-	defer b.Close()
-	go func() {
-		var hello [2 + nonceLen]byte
-		hello[0], hello[1] = chanForward, handshakeVersion
-		a.Write(hello[:])
-		var reply [nonceLen + sha256.Size]byte
-		io.ReadFull(a, reply[:])
-		// Replay the listener's own MAC as the dialer's.
-		a.Write(reply[nonceLen:])
-	}()
-	if _, err := acceptHandshake(b, testSecret); !errors.Is(err, ErrAuth) {
-		t.Errorf("a reflected MAC: %v, want ErrAuth", err)
-	}
-}
-
-// Isolating a node cuts its connections and refuses new ones both ways.
-func TestIsolate(t *testing.T) {
-	cn, err := listenCluster("127.0.0.1:0", "", testSecret, testLog(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cn.Close()
-	served := make(chan net.Conn, 4)
-	cn.start(func(c net.Conn) {
-		served <- c
-		io.Copy(io.Discard, c)
-	}, func(c net.Conn) { c.Close() })
-	other, err := listenCluster("127.0.0.1:0", "", testSecret, testLog(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-
-	ctx := ctxPatience(t)
-	c, err := other.dial(ctx, cn.addr, chanForward)
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-served
-	cn.isolate(true)
-	c.SetReadDeadline(time.Now().Add(patience))
-	if _, err := c.Read(make([]byte, 1)); err == nil {
-		t.Error("connection survived the isolation")
-	}
-	if _, err := other.dial(ctx, cn.addr, chanForward); err == nil {
-		t.Error("dialed an isolated node")
-	}
-	if _, err := cn.dial(ctx, other.addr, chanForward); !errors.Is(err, errIsolated) {
-		t.Errorf("an isolated node dialed out: %v", err)
-	}
-	cn.isolate(false)
-	if _, err := other.dial(ctx, cn.addr, chanForward); err != nil {
-		t.Errorf("after healing: %v", err)
-	}
 }

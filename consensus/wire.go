@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -14,17 +13,20 @@ import (
 )
 
 // The forwarding channel's wire format (frozen by testdata/forward/*.golden).
-// Each message is a frame:
+// Each message is a frame of the mux (consensus/mux: a uint32 length, the
+// uvarint id pairing a request with its answer, then the payload below):
 //
-//	uint32 big-endian length | payload (at most maxFrame bytes)
-//
-//	request   uvarint id | op | flags (relay, force) | uvarint timeout (ms; 0: the leader's
+//	request   op | flags (relay, force) | uvarint timeout (ms; 0: the leader's
 //	          ApplyTimeout) | body
-//	          opPropose  the encoded command (codec.go), to the end
+//	          opPropose  the encoded command (codec.go), to the end; with
+//	                     flagKeyed first string origin | uvarint seq |
+//	                     varint deadline (unix ms)
 //	          opJoin     string server ID | string address
 //	          opRemove   string server ID
 //	          opStepdown nothing
-//	response  uvarint id | code | result (below) | error
+//	          opLevel    nothing; answered by any member, with its feature
+//	                     level (feature.go) as the result's Seq
+//	response  code | result (below) | error
 //	          codeOK     no error
 //	          codeRoster string message | string condition | string text
 //	          others     string message
@@ -32,7 +34,6 @@ import (
 // The result travels with an error too: a domain error is a committed entry,
 // and its Result.Index is what WaitApplied takes.
 //
-// Requests on one connection are answered in any order; the id pairs them.
 // Strings are uvarint-length-prefixed, as in codec.go, and decoding is as
 // strict (no trailing bytes, minimal varints, no unknown flags).
 //
@@ -56,6 +57,7 @@ const (
 	opJoin     byte = 2
 	opRemove   byte = 3
 	opStepdown byte = 4
+	opLevel    byte = 5
 
 	// flagRelay asks a node that is not the leader to pass the request on
 	// to the leader (one hop), for a node that is not a member yet and so
@@ -63,10 +65,11 @@ const (
 	flagRelay byte = 1
 	// flagForce makes a Join or Remove skip the live-majority check.
 	flagForce byte = 2
+	// flagKeyed marks a propose that carries its idempotency key and
+	// deadline (leaders of feature level TypeKeyed and later).
+	flagKeyed byte = 4
 
 	resultVersion = 1
-
-	maxFrame = 64 << 20
 )
 
 // Response codes: how an error crosses the forwarding channel. wireError and
@@ -87,8 +90,10 @@ const (
 	codeInternal    byte = 12 // anything else
 	codeIdentity    byte = 13 // ErrIdentity
 	codeUnsafe      byte = 14 // ErrUnsafe
+	codeUnsupported byte = 15 // ErrUnsupported: nothing proposed
+	codeNotApplied  byte = 16 // ErrNotApplied: refused before proposing
 
-	maxCode = codeUnsafe
+	maxCode = codeNotApplied
 )
 
 // request is one forwarded operation.
@@ -97,9 +102,15 @@ type request struct {
 	relay   bool
 	force   bool // opJoin, opRemove
 	timeout time.Duration
-	cmd     []byte // opPropose
-	id      string // opJoin, opRemove: Raft server ID
-	addr    string // opJoin
+	// origin, seq and deadline (opPropose, flagKeyed): the write's
+	// idempotency key (keyed.go) and the instant after which the leader
+	// refuses it. Empty origin: an unkeyed request.
+	origin   string
+	seq      uint64
+	deadline time.Time
+	cmd      []byte // opPropose
+	id       string // opJoin, opRemove: Raft server ID
+	addr     string // opJoin
 }
 
 func (r request) String() string {
@@ -115,46 +126,15 @@ func (r request) String() string {
 		return "remove " + r.id
 	case opStepdown:
 		return "stepdown"
+	case opLevel:
+		return "level"
 	}
 	return fmt.Sprintf("op %d", r.op)
 }
 
-// appendFrame appends a frame holding payload to b. The length is patched
-// in once the payload is written: start with b = frameStart(b).
-func frameStart(b []byte) []byte { return append(b, 0, 0, 0, 0) }
-
-func frameEnd(b []byte, start int) []byte {
-	binary.BigEndian.PutUint32(b[start:], uint32(len(b)-start-4))
-	return b
-}
-
-// readFrame reads one frame's payload.
-func readFrame(r io.Reader, buf []byte) ([]byte, error) {
-	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return nil, err
-	}
-	n := binary.BigEndian.Uint32(hdr[:])
-	if n > maxFrame {
-		return nil, fmt.Errorf("%w: forwarding frame of %d bytes", ErrCorrupt, n)
-	}
-	if uint32(cap(buf)) < n {
-		buf = make([]byte, n)
-	}
-	buf = buf[:n]
-	if _, err := io.ReadFull(r, buf); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	return buf, nil
-}
-
-// encodeFwdRequest returns the frame of request id.
-func encodeFwdRequest(id uint64, r request) []byte {
-	b := frameStart(make([]byte, 0, 32+len(r.cmd)))
-	b = binary.AppendUvarint(b, id)
+// encodeFwdRequest returns the payload of a request (the mux adds the id).
+func encodeFwdRequest(r request) []byte {
+	b := make([]byte, 0, 32+len(r.cmd))
 	var f byte
 	if r.relay {
 		f |= flagRelay
@@ -162,26 +142,34 @@ func encodeFwdRequest(id uint64, r request) []byte {
 	if r.force {
 		f |= flagForce
 	}
+	keyed := r.op == opPropose && r.origin != ""
+	if keyed {
+		f |= flagKeyed
+	}
 	b = append(b, r.op, f)
 	b = binary.AppendUvarint(b, uint64(max(r.timeout, 0)/time.Millisecond))
 	switch r.op {
 	case opPropose:
+		if keyed {
+			b = appendString(b, r.origin)
+			b = binary.AppendUvarint(b, r.seq)
+			b = binary.AppendVarint(b, r.deadline.UnixMilli())
+		}
 		b = append(b, r.cmd...)
 	case opJoin:
 		b = appendString(appendString(b, r.id), r.addr)
 	case opRemove:
 		b = appendString(b, r.id)
 	}
-	return frameEnd(b, 0)
+	return b
 }
 
 // decodeFwdRequest parses a request payload.
-func decodeFwdRequest(p []byte) (uint64, request, error) {
+func decodeFwdRequest(p []byte) (request, error) {
 	d := decoder{b: p}
-	id := d.uvarint()
 	r := request{op: d.byte()}
 	f := d.byte()
-	if f&^(flagRelay|flagForce) != 0 {
+	if f&^(flagRelay|flagForce|flagKeyed) != 0 || (f&flagKeyed != 0 && r.op != opPropose) {
 		d.fail(fmt.Errorf("unknown request flags %#x", f))
 	}
 	r.relay, r.force = f&flagRelay != 0, f&flagForce != 0
@@ -195,6 +183,13 @@ func decodeFwdRequest(p []byte) (uint64, request, error) {
 	r.timeout = time.Duration(ms) * time.Millisecond
 	switch r.op {
 	case opPropose:
+		if f&flagKeyed != 0 {
+			r.origin, r.seq = d.string(), d.uvarint()
+			r.deadline = time.UnixMilli(d.varint())
+			if r.origin == "" {
+				d.fail(errors.New("keyed request without an origin"))
+			}
+		}
 		if d.err == nil {
 			r.cmd, d.b = append([]byte(nil), d.b...), nil
 		}
@@ -202,23 +197,21 @@ func decodeFwdRequest(p []byte) (uint64, request, error) {
 		r.id, r.addr = d.string(), d.string()
 	case opRemove:
 		r.id = d.string()
-	case opStepdown:
+	case opStepdown, opLevel:
 	default:
 		d.fail(fmt.Errorf("unknown operation %d", r.op))
 	}
 	if err := d.finish(); err != nil {
-		return id, r, fmt.Errorf("%w: forwarded request: %w", ErrCorrupt, err)
+		return r, fmt.Errorf("%w: forwarded request: %w", ErrCorrupt, err)
 	}
-	return id, r, nil
+	return r, nil
 }
 
-// encodeFwdResponse returns the frame answering request id with res or err.
-func encodeFwdResponse(id uint64, res Result, err error) []byte {
-	b := frameStart(make([]byte, 0, 48))
-	b = binary.AppendUvarint(b, id)
+// encodeFwdResponse returns the payload answering a request with res or err.
+func encodeFwdResponse(res Result, err error) []byte {
+	b := make([]byte, 0, 48)
 	if err == nil {
-		b = appendResult(append(b, codeOK), res)
-		return frameEnd(b, 0)
+		return appendResult(append(b, codeOK), res)
 	}
 	code, msg, se := wireError(err)
 	b = appendResult(append(b, code), res)
@@ -226,13 +219,12 @@ func encodeFwdResponse(id uint64, res Result, err error) []byte {
 	if code == codeRoster {
 		b = appendString(appendString(b, string(se.Condition)), se.Text)
 	}
-	return frameEnd(b, 0)
+	return b
 }
 
 // decodeFwdResponse parses a response payload into the request's outcome.
-func decodeFwdResponse(p []byte) (id uint64, res Result, rerr error, err error) {
+func decodeFwdResponse(p []byte) (res Result, rerr error, err error) {
 	d := decoder{b: p}
-	id = d.uvarint()
 	code := d.byte()
 	if code > maxCode && d.err == nil {
 		d.fail(fmt.Errorf("unknown response code %d", code))
@@ -248,9 +240,9 @@ func decodeFwdResponse(p []byte) (id uint64, res Result, rerr error, err error) 
 		rerr = wireErr(code, d.string(), nil)
 	}
 	if err := d.finish(); err != nil {
-		return id, Result{}, nil, fmt.Errorf("%w: forwarded response: %w", ErrCorrupt, err)
+		return Result{}, nil, fmt.Errorf("%w: forwarded response: %w", ErrCorrupt, err)
 	}
-	return id, res, rerr, nil
+	return res, rerr, nil
 }
 
 // wireError is how err crosses the forwarding channel: a code the proposer
@@ -263,8 +255,12 @@ func wireError(err error) (code byte, msg string, se *roster.SetError) {
 		return codeRoster, msg, se
 	case errors.Is(err, ErrNoQuorum):
 		return codeNoQuorum, msg, nil
+	case errors.Is(err, ErrUnsupported):
+		return codeUnsupported, msg, nil
 	case notProposed(err):
 		return codeNotLeader, msg, nil
+	case errors.Is(err, ErrNotApplied):
+		return codeNotApplied, msg, nil
 	case errors.Is(err, ErrClosed):
 		// The leader shut down with the command in flight: the proposer's
 		// node is not closed, it lost its leader.
@@ -317,13 +313,17 @@ func wireErr(code byte, msg string, se *roster.SetError) error {
 	case codeUnsafe:
 		kind = ErrUnsafe
 	case codeNotLeader:
-		return &remoteError{msg: msg, kind: errRetry{errors.Join(ErrNotLeader, raft.ErrNotLeader)}}
+		return &remoteError{msg: msg, kind: errRetry{errors.Join(ErrNotLeader, raft.ErrNotLeader, ErrNotApplied)}}
 	case codeLeaderLost:
-		kind = ErrNotLeader
+		kind = errors.Join(ErrNotLeader, ErrOutcomeUnknown)
 	case codeTimeout:
-		kind = ErrTimeout
+		kind = errors.Join(ErrTimeout, ErrOutcomeUnknown)
+	case codeNotApplied:
+		kind = ErrNotApplied
 	case codeNoQuorum:
 		kind = ErrNoQuorum
+	case codeUnsupported:
+		kind = ErrUnsupported
 	}
 	return &remoteError{msg: msg, kind: kind}
 }

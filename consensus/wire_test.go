@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/heraldxmpp/herald/consensus/mux"
 	"github.com/heraldxmpp/herald/delivery/stanza"
 	"github.com/heraldxmpp/herald/roster"
 )
@@ -40,16 +42,18 @@ var wireSamples = []struct {
 	name  string
 	frame []byte
 }{
-	{"request-propose", encodeFwdRequest(7, request{op: opPropose, timeout: 1500 * time.Millisecond, cmd: Encode(samples[3])})},
-	{"request-join", encodeFwdRequest(1, request{op: opJoin, relay: true, timeout: 10 * time.Second, id: "n4", addr: "10.0.0.4:7422"})},
-	{"request-remove", encodeFwdRequest(300, request{op: opRemove, id: "n2"})},
-	{"request-stepdown", encodeFwdRequest(2, request{op: opStepdown, timeout: time.Second})},
-	{"response-seq", encodeFwdResponse(7, Result{Index: 1042, Seq: 99}, nil)},
-	{"response-roster", encodeFwdResponse(8, Result{Index: 1043, Roster: &sampleEffect}, nil)},
-	{"response-exists", encodeFwdResponse(9, Result{Index: 1044}, fmt.Errorf("%w: account %q", ErrExists, "alice@localhost"))},
-	{"response-set-error", encodeFwdResponse(10, Result{Index: 1045}, &roster.SetError{Condition: stanza.NotAcceptable, Text: "the roster is full"})},
-	{"response-not-leader", encodeFwdResponse(11, Result{}, raftError(raft.ErrNotLeader))},
-	{"response-no-quorum", encodeFwdResponse(12, Result{}, fmt.Errorf("%w: no leader for 4s", ErrNoQuorum))},
+	{"request-propose", reqFrame(7, request{op: opPropose, timeout: 1500 * time.Millisecond, cmd: Encode(samples[3])})},
+	{"request-join", reqFrame(1, request{op: opJoin, relay: true, timeout: 10 * time.Second, id: "n4", addr: "10.0.0.4:7422"})},
+	{"request-remove", reqFrame(300, request{op: opRemove, id: "n2"})},
+	{"request-stepdown", reqFrame(2, request{op: opStepdown, timeout: time.Second})},
+	{"response-seq", respFrame(7, Result{Index: 1042, Seq: 99}, nil)},
+	{"response-roster", respFrame(8, Result{Index: 1043, Roster: &sampleEffect}, nil)},
+	{"response-exists", respFrame(9, Result{Index: 1044}, fmt.Errorf("%w: account %q", ErrExists, "alice@localhost"))},
+	{"response-set-error", respFrame(10, Result{Index: 1045}, &roster.SetError{Condition: stanza.NotAcceptable, Text: "the roster is full"})},
+	{"response-not-leader", respFrame(11, Result{}, raftError(raft.ErrNotLeader))},
+	{"response-no-quorum", respFrame(12, Result{}, fmt.Errorf("%w: no leader for 4s", ErrNoQuorum))},
+	{"request-propose-keyed", reqFrame(8, request{op: opPropose, timeout: 1500 * time.Millisecond, cmd: Encode(samples[4]),
+		origin: "n2", seq: 1_700_000_000_000_000_007, deadline: time.UnixMilli(1_700_000_001_500)})},
 }
 
 func TestWireGolden(t *testing.T) {
@@ -80,33 +84,38 @@ func TestWireGolden(t *testing.T) {
 
 // Each sample frame decodes back to what was encoded.
 func TestWireRoundTrip(t *testing.T) {
-	id, req, err := decodeFwdRequest(wireSamples[0].frame[4:])
+	id, req, err := splitReq(wireSamples[0].frame[4:])
 	if err != nil || id != 7 || req.op != opPropose || req.timeout != 1500*time.Millisecond || !bytes.Equal(req.cmd, Encode(samples[3])) {
 		t.Errorf("propose: %d %+v %v", id, req, err)
 	}
-	id, req, err = decodeFwdRequest(wireSamples[1].frame[4:])
+	id, req, err = splitReq(wireSamples[1].frame[4:])
 	if err != nil || id != 1 || req.op != opJoin || !req.relay || req.id != "n4" || req.addr != "10.0.0.4:7422" {
 		t.Errorf("join: %d %+v %v", id, req, err)
 	}
+	id, req, err = splitReq(wireSamples[10].frame[4:])
+	if err != nil || id != 8 || req.origin != "n2" || req.seq != 1_700_000_000_000_000_007 ||
+		!req.deadline.Equal(time.UnixMilli(1_700_000_001_500)) || !bytes.Equal(req.cmd, Encode(samples[4])) {
+		t.Errorf("keyed propose: %d %+v %v", id, req, err)
+	}
 
-	id, res, rerr, err := decodeFwdResponse(wireSamples[5].frame[4:])
+	id, res, rerr, err := splitResp(wireSamples[5].frame[4:])
 	if err != nil || rerr != nil || id != 8 || res.Index != 1043 || !reflect.DeepEqual(*res.Roster, sampleEffect) {
 		t.Errorf("roster result: %d %+v %v %v", id, res, rerr, err)
 	}
-	_, res, rerr, _ = decodeFwdResponse(wireSamples[6].frame[4:])
+	_, res, rerr, _ = splitResp(wireSamples[6].frame[4:])
 	if !errors.Is(rerr, ErrExists) || rerr.Error() != `consensus: already exists: account "alice@localhost"` || res.Index != 1044 {
 		t.Errorf("exists: %+v %v", res, rerr)
 	}
-	_, _, rerr, _ = decodeFwdResponse(wireSamples[7].frame[4:])
+	_, _, rerr, _ = splitResp(wireSamples[7].frame[4:])
 	var se *roster.SetError
 	if !errors.As(rerr, &se) || se.Condition != stanza.NotAcceptable || se.Text != "the roster is full" {
 		t.Errorf("set error: %#v", rerr)
 	}
-	_, _, rerr, _ = decodeFwdResponse(wireSamples[8].frame[4:])
+	_, _, rerr, _ = splitResp(wireSamples[8].frame[4:])
 	if !notProposed(rerr) || !errors.Is(rerr, ErrNotLeader) {
 		t.Errorf("not leader: %v is not a retry", rerr)
 	}
-	_, _, rerr, _ = decodeFwdResponse(wireSamples[9].frame[4:])
+	_, _, rerr, _ = splitResp(wireSamples[9].frame[4:])
 	if !errors.Is(rerr, ErrNoQuorum) || !errors.Is(rerr, ErrNotLeader) || notProposed(rerr) {
 		t.Errorf("no quorum: %v", rerr)
 	}
@@ -133,7 +142,7 @@ func TestWireErrors(t *testing.T) {
 		{fmt.Errorf("%w: x", ErrNoQuorum), []error{ErrNoQuorum, ErrNotLeader}, false},
 		{errors.New("disk on fire"), nil, false},
 	} {
-		_, _, rerr, err := decodeFwdResponse(encodeFwdResponse(1, Result{}, tc.err)[4:])
+		_, _, rerr, err := splitResp(respFrame(1, Result{}, tc.err)[4:])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +218,7 @@ func TestWireRejects(t *testing.T) {
 		"non-minimal id":  {0x81, 0x00, opStepdown, 0, 0},
 		"truncated frame": wireSamples[1].frame[4:10],
 	} {
-		if _, _, err := decodeFwdRequest(p); !errors.Is(err, ErrCorrupt) {
+		if _, _, err := splitReq(p); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("request %s: %v, want ErrCorrupt", name, err)
 		}
 	}
@@ -225,11 +234,11 @@ func TestWireRejects(t *testing.T) {
 		"no message":     {1, codeExists, 1, 0, 0, 0, 0},
 		"removal length": append(bytes.Clone(ok[:len(ok)-3]), 0x7f),
 	} {
-		if _, _, _, err := decodeFwdResponse(p); !errors.Is(err, ErrCorrupt) {
+		if _, _, _, err := splitResp(p); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("response %s: %v, want ErrCorrupt", name, err)
 		}
 	}
-	if _, err := readFrame(bytes.NewReader([]byte{0xff, 0, 0, 0}), nil); !errors.Is(err, ErrCorrupt) {
+	if _, err := mux.ReadFrame(bytes.NewReader([]byte{0xff, 0, 0, 0}), nil); !errors.Is(err, mux.ErrFrame) {
 		t.Errorf("oversized frame: %v", err)
 	}
 }
@@ -256,14 +265,14 @@ func FuzzDecodeForward(f *testing.F) {
 		f.Add(s.frame[4:])
 	}
 	f.Fuzz(func(t *testing.T, p []byte) {
-		if id, req, err := decodeFwdRequest(p); err == nil {
-			if enc := encodeFwdRequest(id, req)[4:]; !bytes.Equal(enc, p) {
+		if id, req, err := splitReq(p); err == nil {
+			if enc := reqFrame(id, req)[4:]; !bytes.Equal(enc, p) {
 				t.Fatalf("request %x re-encodes to %x", p, enc)
 			}
 		} else if !errors.Is(err, ErrCorrupt) {
 			t.Fatal(err)
 		}
-		id, res, rerr, err := decodeFwdResponse(p)
+		id, res, rerr, err := splitResp(p)
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatal(err)
@@ -274,8 +283,44 @@ func FuzzDecodeForward(f *testing.F) {
 		if errors.As(rerr, &se) {
 			return // the message is rebuilt from the condition and text
 		}
-		if enc := encodeFwdResponse(id, res, rerr)[4:]; !bytes.Equal(enc, p) {
+		if enc := respFrame(id, res, rerr)[4:]; !bytes.Equal(enc, p) {
 			t.Fatalf("response %x re-encodes to %x", p, enc)
 		}
 	})
+}
+
+// reqFrame, respFrame, splitReq and splitResp frame and unframe the
+// payloads as the mux does (one uvarint id before the payload).
+func reqFrame(id uint64, r request) []byte { return mux.Message(id, encodeFwdRequest(r)) }
+
+func respFrame(id uint64, res Result, err error) []byte {
+	return mux.Message(id, encodeFwdResponse(res, err))
+}
+
+// splitID takes the id off a message; a missing or non-minimal one is
+// refused, so that the fuzz target's re-encoding holds.
+func splitID(p []byte) (uint64, []byte, error) {
+	id, n := binary.Uvarint(p)
+	if n <= 0 || n != uvarintLen(id) {
+		return 0, nil, fmt.Errorf("%w: message id", ErrCorrupt)
+	}
+	return id, p[n:], nil
+}
+
+func splitReq(p []byte) (uint64, request, error) {
+	id, p, err := splitID(p)
+	if err != nil {
+		return 0, request{}, err
+	}
+	r, err := decodeFwdRequest(p)
+	return id, r, err
+}
+
+func splitResp(p []byte) (uint64, Result, error, error) {
+	id, p, err := splitID(p)
+	if err != nil {
+		return 0, Result{}, nil, err
+	}
+	res, rerr, err := decodeFwdResponse(p)
+	return id, res, rerr, err
 }

@@ -15,6 +15,9 @@ var (
 	ErrExists     = errors.New("ops: already exists")
 	ErrBadRequest = errors.New("ops: bad request")
 	ErrNoQuorum   = errors.New("ops: the cluster cannot accept writes")
+	// ErrOutcomeUnknown is a write that may or may not have been made: the
+	// server lost track of it (its leader went away) before its deadline.
+	ErrOutcomeUnknown = errors.New("ops: the write may or may not have been applied")
 	// ErrUnavailable is a temporary failure of something the server
 	// depends on (DNS, a peer); trying again later may work.
 	ErrUnavailable = errors.New("ops: temporarily unavailable")

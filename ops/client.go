@@ -208,6 +208,8 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 			}
 		case http.StatusBadRequest:
 			sentinel = ErrBadRequest
+		case http.StatusGatewayTimeout:
+			sentinel = ErrOutcomeUnknown
 		case http.StatusServiceUnavailable:
 			sentinel = ErrNoQuorum
 			if e.Code == "unavailable" {

@@ -242,7 +242,11 @@ func (h *handler) reply(w http.ResponseWriter, v any, err error) {
 		case errors.Is(err, ErrBadRequest):
 			status, code, msg = http.StatusBadRequest, "bad_request", userText(err)
 		case errors.Is(err, ErrNoQuorum):
-			status, code, msg = http.StatusServiceUnavailable, "no_quorum", userText(err)
+			status, code = http.StatusServiceUnavailable, "no_quorum"
+			msg = "the cluster cannot accept writes; nothing was changed, try again later (" + userText(err) + ")"
+		case errors.Is(err, ErrOutcomeUnknown):
+			status, code = http.StatusGatewayTimeout, "outcome_unknown"
+			msg = "the write may or may not have been applied; check before trying again (" + userText(err) + ")"
 		case errors.Is(err, ErrUnavailable):
 			status, code, msg = http.StatusServiceUnavailable, "unavailable", userText(err)
 		case errors.Is(err, ErrRefused):
@@ -265,7 +269,7 @@ func (h *handler) reply(w http.ResponseWriter, v any, err error) {
 // message reads as a sentence for an operator.
 func userText(err error) string {
 	msg := err.Error()
-	for _, s := range []error{ErrNotFound, ErrExists, ErrBadRequest, ErrNoQuorum, ErrUnavailable} {
+	for _, s := range []error{ErrNotFound, ErrExists, ErrBadRequest, ErrNoQuorum, ErrOutcomeUnknown, ErrUnavailable} {
 		msg = strings.TrimPrefix(msg, s.Error()+": ")
 	}
 	return strings.TrimPrefix(msg, "ops: ")

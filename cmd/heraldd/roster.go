@@ -89,7 +89,8 @@ func (s *rosterStore) Apply(ctx context.Context, op roster.Op, req *rosterservic
 		return *res.Roster, nil
 	case errors.Is(err, consensus.ErrPendingFull):
 		return roster.Effect{}, rosterservice.ErrPendingFull
-	case errors.Is(err, consensus.ErrNotLeader), errors.Is(err, consensus.ErrTimeout), errors.Is(err, consensus.ErrClosed):
+	case errors.Is(err, consensus.ErrNotApplied), errors.Is(err, consensus.ErrOutcomeUnknown),
+		errors.Is(err, consensus.ErrNotLeader), errors.Is(err, consensus.ErrTimeout), errors.Is(err, consensus.ErrClosed):
 		return roster.Effect{}, errors.Join(rosterservice.ErrUnavailable, err)
 	}
 	return roster.Effect{}, err

@@ -108,6 +108,11 @@ func (s *store) Store(to jid.JID, st *stanza.Element) error {
 		return stanza.NewError(stanza.ServiceUnavailable, "the recipient's offline storage is full")
 	case errors.Is(err, consensus.ErrNotFound):
 		return stanza.NewError(stanza.ServiceUnavailable, "")
+	case errors.Is(err, consensus.ErrOutcomeUnknown):
+		// Not stored is not known: the sender must not be told it failed
+		// (a resend would duplicate it), nor that it was stored.
+		s.log.Warn("storing an offline message: outcome unknown", "to", to.String(), "err", err)
+		return stanza.NewError(stanza.ResourceConstraint, "the server lost track of this message: it may have been stored and may be delivered later")
 	default:
 		s.log.Warn("storing an offline message failed", "to", to.String(), "err", err)
 		return stanza.NewError(stanza.ResourceConstraint, "the message could not be stored; try again later")
@@ -217,13 +222,17 @@ func (s *store) ListUsers(ctx context.Context, domain string) ([]string, error) 
 	return s.node.Accounts(strings.ToLower(domain))
 }
 
-// proposeErr translates what a failed write means to an operator.
+// proposeErr translates what a failed write means to an operator: not made
+// (the cluster cannot accept writes), or perhaps made.
 func proposeErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, consensus.ErrNotLeader), errors.Is(err, consensus.ErrTimeout):
+	case errors.Is(err, consensus.ErrNotApplied):
 		return fmt.Errorf("%w: %v", ops.ErrNoQuorum, err)
+	case errors.Is(err, consensus.ErrOutcomeUnknown), errors.Is(err, consensus.ErrNotLeader),
+		errors.Is(err, consensus.ErrTimeout), errors.Is(err, consensus.ErrClosed):
+		return fmt.Errorf("%w: %v", ops.ErrOutcomeUnknown, err)
 	default:
 		return err
 	}

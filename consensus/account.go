@@ -1,14 +1,126 @@
 package consensus
 
 import (
-	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
-
-	"github.com/cockroachdb/pebble/v2"
 )
+
+// The account and offline-message service: its commands, their catalogue
+// rows, the records they store and what applying each does.
+
+// DefaultOfflineLimit is the offline-message cap per user used when neither
+// Config.OfflineLimit nor StoreOffline.Limit says otherwise.
+const DefaultOfflineLimit = 1000
+
+// CreateAccount creates an account. It fails with ErrExists if Name is taken.
+type CreateAccount struct {
+	Name    string // bare JID, e.g. alice@localhost
+	Secret  []byte // opaque credentials blob (SCRAM salted keys, never plaintext)
+	Created int64  // unix nanoseconds, stamped by the proposer
+}
+
+// SetSecret replaces an account's credentials. It fails with ErrNotFound if
+// the account does not exist.
+type SetSecret struct {
+	Name   string
+	Secret []byte
+}
+
+// DeleteAccount removes an account and every key held under that user
+// (offline messages, and later roster data). It fails with ErrNotFound if the
+// account does not exist.
+type DeleteAccount struct {
+	Name string
+}
+
+// StoreOffline stores a message for later delivery to User. It fails with
+// ErrNotFound if the account does not exist and with ErrOfflineFull when User
+// already holds Limit messages. On success Result.Seq is the message's
+// sequence number: per user, starting at 1, strictly increasing.
+type StoreOffline struct {
+	User   string // bare JID of the recipient
+	From   string // JID of the sender, as the router saw it
+	Stanza []byte // serialized XML, stored as given
+	At     int64  // unix nanoseconds, stamped by the proposer
+	// Limit is the cap in force for this command. Zero means "the node's
+	// Config.OfflineLimit": Propose fills it in, so that every replica applies
+	// the same cap whatever its local configuration. A zero reaching Apply
+	// means DefaultOfflineLimit.
+	Limit uint32
+}
+
+// DeleteOffline removes User's offline messages with Seq <= UpTo, typically
+// after they were delivered. Result.Removed counts them. It fails with
+// ErrNotFound if the account does not exist.
+type DeleteOffline struct {
+	User string
+	UpTo uint64
+}
+
+// The catalogue rows of the account and offline-message commands.
+var _ = register(
+	row{TypeCreateAccount, "create-account", func(d *decoder) Command {
+		return CreateAccount{Name: d.string(), Secret: d.bytes(), Created: d.varint()}
+	}},
+	row{TypeSetSecret, "set-secret", func(d *decoder) Command {
+		return SetSecret{Name: d.string(), Secret: d.bytes()}
+	}},
+	row{TypeDeleteAccount, "delete-account", func(d *decoder) Command {
+		return DeleteAccount{Name: d.string()}
+	}},
+	row{TypeStoreOffline, "store-offline", func(d *decoder) Command {
+		return StoreOffline{User: d.string(), From: d.string(), Stanza: d.bytes(), At: d.varint(), Limit: d.uint32()}
+	}},
+	row{TypeDeleteOffline, "delete-offline", func(d *decoder) Command {
+		return DeleteOffline{User: d.string(), UpTo: d.uvarint()}
+	}},
+)
+
+func (c CreateAccount) encode(b []byte) []byte {
+	b = appendString(b, c.Name)
+	b = appendString(b, string(c.Secret))
+	return binary.AppendVarint(b, c.Created)
+}
+
+func (c SetSecret) encode(b []byte) []byte {
+	return appendString(appendString(b, c.Name), string(c.Secret))
+}
+
+func (c DeleteAccount) encode(b []byte) []byte { return appendString(b, c.Name) }
+
+func (c StoreOffline) encode(b []byte) []byte {
+	b = appendString(b, c.User)
+	b = appendString(b, c.From)
+	b = appendString(b, string(c.Stanza))
+	b = binary.AppendVarint(b, c.At)
+	return binary.AppendUvarint(b, uint64(c.Limit))
+}
+
+func (c DeleteOffline) encode(b []byte) []byte {
+	return binary.AppendUvarint(appendString(b, c.User), c.UpTo)
+}
+
+func (CreateAccount) Type() CommandType { return TypeCreateAccount }
+func (SetSecret) Type() CommandType     { return TypeSetSecret }
+func (DeleteAccount) Type() CommandType { return TypeDeleteAccount }
+func (StoreOffline) Type() CommandType  { return TypeStoreOffline }
+func (DeleteOffline) Type() CommandType { return TypeDeleteOffline }
+
+func (c CreateAccount) validate() error { return validName(c.Name) }
+func (c SetSecret) validate() error     { return validName(c.Name) }
+func (c DeleteAccount) validate() error { return validName(c.Name) }
+func (c DeleteOffline) validate() error { return validName(c.User) }
+
+func (c StoreOffline) validate() error {
+	if err := validName(c.User); err != nil {
+		return err
+	}
+	if len(c.Stanza) == 0 {
+		return fmt.Errorf("%w: empty stanza", ErrInvalid)
+	}
+	return nil
+}
 
 // Account is a stored account.
 type Account struct {
@@ -24,10 +136,6 @@ type OfflineMessage struct {
 	Stanza []byte // serialized XML, as given
 	At     int64  // unix nanoseconds, from the StoreOffline command
 }
-
-// Stored values start with a version byte so that a later schema can tell old
-// records from new ones.
-const valueVersion = 1
 
 // account record: version | uvarint len, secret | varint created
 func encodeAccount(a Account) []byte {
@@ -97,37 +205,6 @@ func decodeCounter(v []byte) (offlineCounter, error) {
 		return offlineCounter{}, fmt.Errorf("%w: offline counter deleted %d > last %d", ErrCorrupt, c.deleted, c.last)
 	}
 	return c, nil
-}
-
-// version consumes a stored value's version byte.
-func (d *decoder) version() error {
-	if len(d.b) == 0 {
-		return errShort
-	}
-	if d.b[0] != valueVersion {
-		return fmt.Errorf("value version %d", d.b[0])
-	}
-	d.b = d.b[1:]
-	return nil
-}
-
-// tx is the view a command's apply works on: an indexed Pebble batch, whose
-// reads see the writes of the commands applied before it in the same batch.
-type tx struct {
-	b *pebble.Batch
-}
-
-// get returns a copy of the value at k; ok is false if k is absent.
-func (t *tx) get(k []byte) (v []byte, ok bool, err error) {
-	v, closer, err := t.b.Get(k)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	v = bytes.Clone(v)
-	return v, true, closer.Close()
 }
 
 func (t *tx) account(name string) (Account, error) {

@@ -1,4 +1,4 @@
-package consensus
+package mux
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 )
 
 // The cluster port: one TCP listener carries Raft's traffic, the
-// forwarding channel (forward.go) and the peer channel (peer.go). Every connection, in either direction,
+// forwarding channel and the peer channel. Every connection, in either direction,
 // opens with a handshake that picks the channel and proves on both sides
 // that the peer knows the shared cluster secret:
 //
@@ -41,30 +41,36 @@ import (
 // integrity-protect what follows. The cluster port belongs on a private
 // network (or a VPN, or a WireGuard mesh); see DESIGN.md.
 const (
-	chanRaft    byte = 'R'
-	chanForward byte = 'F'
+	// ChanRaft, ChanForward and ChanPeer are the channels a connection can
+	// ask for: Raft's transport, the forwarding of operations to the leader
+	// (Serve, Client) and the peer channel (Peers).
+	ChanRaft    byte = 'R'
+	ChanForward byte = 'F'
+	ChanPeer    byte = 'P'
 
 	handshakeVersion = 1
 	nonceLen         = 32
 
-	// handshakeTimeout bounds a handshake, in both directions.
-	handshakeTimeout = 5 * time.Second
+	// HandshakeTimeout bounds a handshake, in both directions.
+	HandshakeTimeout = 5 * time.Second
 	// maxHandshakes bounds the handshakes in progress on the listener; more
 	// connections are closed at once (an unauthenticated flood costs a
 	// goroutine and a socket each, not more).
 	maxHandshakes = 64
 )
 
-// MinSecretLen is the minimum length of Config.Secret.
+// MinSecretLen is the minimum length of the cluster secret.
 const MinSecretLen = 16
 
 var (
 	// ErrAuth is returned when a cluster peer does not prove knowledge of
 	// the cluster secret (or this node does not, to it).
-	ErrAuth = errors.New("consensus: cluster authentication failed")
+	ErrAuth = errors.New("mux: cluster authentication failed")
 
-	errNetClosed = errors.New("consensus: cluster port closed")
-	errIsolated  = errors.New("consensus: cluster port isolated (test)")
+	// ErrClosed is returned once the cluster port is closed.
+	ErrClosed = errors.New("mux: cluster port closed")
+	// ErrIsolated is returned while the port is isolated (Isolate, tests).
+	ErrIsolated = errors.New("mux: cluster port isolated (test)")
 )
 
 // handshakeMAC computes one side's MAC over the handshake.
@@ -107,7 +113,7 @@ func acceptHandshake(c io.ReadWriter, secret []byte) (byte, error) {
 		return 0, fmt.Errorf("handshake: %w", err)
 	}
 	ch := hello[0]
-	if ch != chanRaft && ch != chanForward && ch != chanPeer {
+	if ch != ChanRaft && ch != ChanForward && ch != ChanPeer {
 		return 0, fmt.Errorf("handshake: unknown channel %#x", ch)
 	}
 	if hello[1] != handshakeVersion {
@@ -129,10 +135,10 @@ func acceptHandshake(c io.ReadWriter, secret []byte) (byte, error) {
 	return ch, nil
 }
 
-// clusterNet is the cluster port: the listener, the dialer, and every
+// Net is the cluster port: the listener, the dialer, and every
 // authenticated connection in either direction (so that Close, and the
-// tests' isolate, can cut them all).
-type clusterNet struct {
+// tests' Isolate, can cut them all).
+type Net struct {
 	ln     net.Listener
 	addr   string // advertised host:port, also this node's Raft address
 	secret []byte
@@ -142,7 +148,7 @@ type clusterNet struct {
 	raftClosed chan struct{}
 	raftOnce   sync.Once
 	serveFwd   func(net.Conn) // runs one forwarding connection
-	servePeer  func(net.Conn) // runs one peer connection (peer.go)
+	servePeer  func(net.Conn) // runs one peer connection
 	hs         chan struct{}  // handshake slots
 
 	mu       sync.Mutex
@@ -156,25 +162,26 @@ type clusterNet struct {
 	raftAccepted atomic.Int64 // authenticated connections handed to Raft
 }
 
-// listenCluster binds the cluster port. advertise is the address the other
+// Listen binds the cluster port. advertise is the address the other
 // nodes dial; empty means the bound address, which must then name a host.
-func listenCluster(bind, advertise string, secret []byte, log *slog.Logger) (*clusterNet, error) {
+// Nothing is accepted before Start.
+func Listen(bind, advertise string, secret []byte, log *slog.Logger) (*Net, error) {
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
-		return nil, fmt.Errorf("consensus: cluster port: %w", err)
+		return nil, fmt.Errorf("mux: cluster port: %w", err)
 	}
 	if advertise == "" {
 		advertise = ln.Addr().String()
 		if ap, err := netip.ParseAddrPort(advertise); err == nil && ap.Addr().IsUnspecified() {
 			ln.Close()
-			return nil, fmt.Errorf("consensus: cluster port %s binds every interface: set AdvertiseAddr", advertise)
+			return nil, fmt.Errorf("mux: cluster port %s binds every interface: set an advertised address", advertise)
 		}
 	}
 	if _, _, err := net.SplitHostPort(advertise); err != nil {
 		ln.Close()
-		return nil, fmt.Errorf("consensus: AdvertiseAddr %q: %w", advertise, err)
+		return nil, fmt.Errorf("mux: advertised address %q: %w", advertise, err)
 	}
-	return &clusterNet{
+	return &Net{
 		ln: ln, addr: advertise, secret: secret, log: log,
 		raftc:      make(chan net.Conn),
 		raftClosed: make(chan struct{}),
@@ -184,14 +191,15 @@ func listenCluster(bind, advertise string, secret []byte, log *slog.Logger) (*cl
 	}, nil
 }
 
-// start accepts connections until Close; serveFwd runs each forwarding
-// connection.
-func (cn *clusterNet) start(serveFwd, servePeer func(net.Conn)) {
+// Start accepts connections until Close: Raft's go to RaftLayer's Accept,
+// serveFwd runs each forwarding connection and servePeer each peer
+// connection, on the accepting goroutine of that connection.
+func (cn *Net) Start(serveFwd, servePeer func(net.Conn)) {
 	cn.serveFwd, cn.servePeer = serveFwd, servePeer
 	cn.wg.Go(cn.acceptLoop)
 }
 
-func (cn *clusterNet) acceptLoop() {
+func (cn *Net) acceptLoop() {
 	var delay time.Duration
 	for {
 		c, err := cn.ln.Accept()
@@ -230,8 +238,8 @@ func (cn *clusterNet) acceptLoop() {
 }
 
 // handle authenticates one inbound connection and hands it to its channel.
-func (cn *clusterNet) handle(c net.Conn) {
-	c.SetDeadline(time.Now().Add(handshakeTimeout))
+func (cn *Net) handle(c net.Conn) {
+	c.SetDeadline(time.Now().Add(HandshakeTimeout))
 	ch, err := acceptHandshake(c, cn.secret)
 	<-cn.hs
 	if err != nil {
@@ -250,7 +258,7 @@ func (cn *clusterNet) handle(c net.Conn) {
 		return
 	}
 	switch ch {
-	case chanRaft:
+	case ChanRaft:
 		select {
 		case cn.raftc <- tc:
 			cn.raftAccepted.Add(1)
@@ -259,37 +267,37 @@ func (cn *clusterNet) handle(c net.Conn) {
 		case <-cn.done:
 			tc.Close()
 		}
-	case chanForward:
+	case ChanForward:
 		cn.serveFwd(tc)
-	case chanPeer:
+	case ChanPeer:
 		cn.servePeer(tc)
 	}
 }
 
-// dial connects to a cluster peer on channel ch and authenticates.
-func (cn *clusterNet) dial(ctx context.Context, addr string, ch byte) (net.Conn, error) {
+// Dial connects to a cluster peer on channel ch and authenticates.
+func (cn *Net) Dial(ctx context.Context, addr string, ch byte) (net.Conn, error) {
 	cn.mu.Lock()
 	closed, isolated := cn.closed, cn.isolated
 	cn.mu.Unlock()
 	switch {
 	case closed:
-		return nil, errNetClosed
+		return nil, ErrClosed
 	case isolated:
-		return nil, errIsolated
+		return nil, ErrIsolated
 	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(handshakeTimeout)
+	deadline := time.Now().Add(HandshakeTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
 	c.SetDeadline(deadline)
 	if err := dialHandshake(c, cn.secret, ch); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("consensus: cluster peer %s: %w", addr, err)
+		return nil, fmt.Errorf("mux: cluster peer %s: %w", addr, err)
 	}
 	c.SetDeadline(time.Time{})
 	tc, err := cn.track(c)
@@ -301,25 +309,25 @@ func (cn *clusterNet) dial(ctx context.Context, addr string, ch byte) (net.Conn,
 
 // track registers an authenticated connection, or closes it when the port is
 // closed or isolated.
-func (cn *clusterNet) track(c net.Conn) (*clusterConn, error) {
+func (cn *Net) track(c net.Conn) (*clusterConn, error) {
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
 	if cn.closed || cn.isolated {
 		c.Close()
 		if cn.closed {
-			return nil, errNetClosed
+			return nil, ErrClosed
 		}
-		return nil, errIsolated
+		return nil, ErrIsolated
 	}
 	tc := &clusterConn{Conn: c, cn: cn}
 	cn.conns[tc] = struct{}{}
 	return tc, nil
 }
 
-// isolate cuts this node off the network (tests: a partition): it closes
+// Isolate cuts this node off the network (tests: a partition): it closes
 // every cluster connection and refuses new ones, in and out, until called
 // with false.
-func (cn *clusterNet) isolate(on bool) {
+func (cn *Net) Isolate(on bool) {
 	cn.mu.Lock()
 	cn.isolated = on
 	var cut []*clusterConn
@@ -336,7 +344,7 @@ func (cn *clusterNet) isolate(on bool) {
 
 // Close closes the listener and every connection, and waits for the
 // handlers.
-func (cn *clusterNet) Close() error {
+func (cn *Net) Close() error {
 	cn.mu.Lock()
 	if cn.closed {
 		cn.mu.Unlock()
@@ -360,7 +368,7 @@ func (cn *clusterNet) Close() error {
 // clusterConn is an authenticated connection; Close forgets it.
 type clusterConn struct {
 	net.Conn
-	cn   *clusterNet
+	cn   *Net
 	once sync.Once
 }
 
@@ -374,9 +382,12 @@ func (c *clusterConn) Close() error {
 	return err
 }
 
+// RaftLayer returns Raft's view of the port, for raft.NewNetworkTransport.
+func (cn *Net) RaftLayer() raft.StreamLayer { return raftLayer{cn} }
+
 // raftLayer is Raft's view of the cluster port: the authenticated
 // connections that asked for the Raft channel, and a dialer for it.
-type raftLayer struct{ cn *clusterNet }
+type raftLayer struct{ cn *Net }
 
 var _ raft.StreamLayer = raftLayer{}
 
@@ -385,11 +396,11 @@ func (l raftLayer) Accept() (net.Conn, error) {
 	case c := <-l.cn.raftc:
 		return c, nil
 	case <-l.cn.raftClosed:
-		return nil, errNetClosed
+		return nil, ErrClosed
 	}
 }
 
-// Close stops Accept; the listener itself belongs to the clusterNet.
+// Close stops Accept; the listener itself belongs to the Net.
 func (l raftLayer) Close() error {
 	l.cn.raftOnce.Do(func() { close(l.cn.raftClosed) })
 	return nil
@@ -401,7 +412,7 @@ func (l raftLayer) Addr() net.Addr { return advertAddr(l.cn.addr) }
 func (l raftLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	return l.cn.dial(ctx, string(addr), chanRaft)
+	return l.cn.Dial(ctx, string(addr), ChanRaft)
 }
 
 type advertAddr string
@@ -409,34 +420,18 @@ type advertAddr string
 func (a advertAddr) Network() string { return "tcp" }
 func (a advertAddr) String() string  { return string(a) }
 
-// peerTransport is Raft's network transport, watching the leader's
-// AppendEntries (heartbeats included, every HeartbeatTimeout/10) to learn when
-// each follower last answered and how far its log reaches, for Status. Raft
-// keeps that knowledge to itself.
-type peerTransport struct {
-	*raft.NetworkTransport
-	mu   sync.Mutex
-	seen map[raft.ServerID]peerSeen
-}
+// WrapListener replaces the listener with wrap(listener) (a connection
+// gate, metrics). Call it before Start.
+func (cn *Net) WrapListener(wrap func(net.Listener) net.Listener) { cn.ln = wrap(cn.ln) }
 
-type peerSeen struct {
-	at      time.Time
-	lastLog uint64
-}
+// Addr is the advertised address (host:port), also the node's Raft address.
+func (cn *Net) Addr() string { return cn.addr }
 
-func (t *peerTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
-	err := t.NetworkTransport.AppendEntries(id, target, args, resp)
-	if err == nil {
-		t.mu.Lock()
-		t.seen[id] = peerSeen{at: time.Now(), lastLog: resp.LastLog}
-		t.mu.Unlock()
-	}
-	return err
-}
+// BoundAddr is the address the listener is bound to.
+func (cn *Net) BoundAddr() net.Addr { return cn.ln.Addr() }
 
-func (t *peerTransport) peer(id raft.ServerID) (peerSeen, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s, ok := t.seen[id]
-	return s, ok
-}
+// AuthFailures counts inbound handshakes refused for a wrong MAC.
+func (cn *Net) AuthFailures() int64 { return cn.authFailures.Load() }
+
+// RaftAccepted counts authenticated inbound connections handed to Raft.
+func (cn *Net) RaftAccepted() int64 { return cn.raftAccepted.Load() }

@@ -10,7 +10,19 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+
+	"github.com/heraldxmpp/herald/consensus/mux"
 )
+
+// The cluster port itself (listener, handshake, channels, the forwarding
+// channel's multiplexing and frames) is package mux.
+
+// MinSecretLen is the minimum length of Config.Secret.
+const MinSecretLen = mux.MinSecretLen
+
+// ErrAuth is returned when a cluster peer does not prove knowledge of the
+// cluster secret (or this node does not, to it).
+var ErrAuth = mux.ErrAuth
 
 // checkCluster validates the cluster settings of cfg.
 func checkCluster(cfg *Config) error {
@@ -42,44 +54,24 @@ func checkCluster(cfg *Config) error {
 // listen opens the cluster port and builds Raft's transport over it and the
 // forwarding client.
 func (n *Node) listen(hlog hclog.Logger) (raft.Transport, error) {
-	cn, err := listenCluster(n.cfg.ClusterAddr, n.cfg.AdvertiseAddr, n.cfg.Secret, n.log)
+	cn, err := mux.Listen(n.cfg.ClusterAddr, n.cfg.AdvertiseAddr, n.cfg.Secret, n.log)
 	if err != nil {
 		return nil, err
 	}
 	if n.cfg.WrapListener != nil {
-		cn.ln = n.cfg.WrapListener(cn.ln)
+		cn.WrapListener(n.cfg.WrapListener)
 	}
 	n.net = cn
 	nt := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  raftLayer{cn},
+		Stream:  cn.RaftLayer(),
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  hlog,
 	})
 	n.peers = &peerTransport{NetworkTransport: nt, seen: map[raft.ServerID]peerSeen{}}
-	n.fwd = newForwarder(func(ctx context.Context, addr string) (net.Conn, error) {
-		return cn.dial(ctx, addr, chanForward)
-	}, n.log)
-	n.log.Info("consensus: cluster port open", "node", n.cfg.NodeID, "bind", cn.ln.Addr().String(), "advertise", cn.addr)
+	n.fwd = mux.NewClient(func(ctx context.Context, addr string) (net.Conn, error) {
+		return cn.Dial(ctx, addr, mux.ChanForward)
+	})
+	n.log.Info("consensus: cluster port open", "node", n.cfg.NodeID, "bind", cn.BoundAddr().String(), "advertise", cn.Addr())
 	return n.peers, nil
-}
-
-// WaitApplied waits until this node's state includes the log entry at index,
-// typically the Result.Index of a write made through another node, so that
-// reads here see that write. On the node that made the write it returns at
-// once. It fails with ErrTimeout when ctx ends first, and with ErrClosed.
-func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
-	for {
-		ch := n.fsm.watch()
-		if n.fsm.appliedIndex() >= index {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("%w: index %d not applied (at %d): %w", ErrTimeout, index, n.fsm.appliedIndex(), ctx.Err())
-		case <-n.done:
-			return ErrClosed
-		}
-	}
 }
