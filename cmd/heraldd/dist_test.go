@@ -5,8 +5,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/heraldxmpp/herald/cmd/internal/config"
 )
 
 // unitKeys parses a systemd unit file into section.key -> values.
@@ -87,4 +93,67 @@ func TestServiceUnitSystemdAnalyzeVerify(t *testing.T) {
 	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
+}
+
+// exampleConfig is the packaged, commented configuration.
+var exampleConfig = filepath.Join("dist", "herald.example.toml")
+
+// TestExampleConfigLoads: the example passes the strict loader (no
+// unknown key, right types, valid values).
+func TestExampleConfigLoads(t *testing.T) {
+	cfg, err := config.Load(exampleConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DataDir != "/var/lib/herald" || cfg.Admin.Socket != "/run/herald/admin.sock" {
+		t.Errorf("paths: data %q, admin %q; want those the unit's directories provide", cfg.DataDir, cfg.Admin.Socket)
+	}
+}
+
+// TestExampleConfigNamesEveryKey: every key the config struct knows is in
+// the example, set or commented out ("# key = value"), and the commented
+// ones decode strictly too once uncommented; a key added to the struct
+// and not to the example fails here.
+func TestExampleConfigNamesEveryKey(t *testing.T) {
+	b, err := os.ReadFile(exampleConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commented := regexp.MustCompile(`(?m)^# ([a-z_]+ = .*)$`)
+	all := commented.ReplaceAllString(string(b), "$1")
+	var c config.Config
+	md, err := toml.Decode(all, &c)
+	if err != nil {
+		t.Fatalf("uncommented example: %v", err)
+	}
+	if un := md.Undecoded(); len(un) > 0 {
+		t.Fatalf("uncommented example has unknown keys %v", un)
+	}
+	have := map[string]bool{}
+	for _, k := range md.Keys() {
+		have[k.String()] = true
+	}
+	for _, k := range tomlKeys(reflect.TypeOf(config.Config{}), "") {
+		if !have[k] {
+			t.Errorf("key %s is not in %s", k, exampleConfig)
+		}
+	}
+}
+
+// tomlKeys lists the dotted keys of a config struct type.
+func tomlKeys(typ reflect.Type, prefix string) []string {
+	var keys []string
+	for i := 0; i < typ.NumField(); i++ {
+		f := typ.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(config.Duration{}) {
+			keys = append(keys, tomlKeys(f.Type, prefix+name+".")...)
+			continue
+		}
+		keys = append(keys, prefix+name)
+	}
+	return keys
 }
