@@ -30,6 +30,8 @@ var (
 // over the consensus store and the session registry.
 type Backend interface {
 	Status(ctx context.Context) (Status, error)
+	// Readiness is whether this node should be given traffic (health.go).
+	Readiness(ctx context.Context) Readiness
 	ListUsers(ctx context.Context, domain string) ([]string, error)
 	CreateUser(ctx context.Context, jid, password string) error
 	SetPassword(ctx context.Context, jid, password string) error

@@ -188,7 +188,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach the server's admin socket %s (is heraldd running with this config?): %w", c.socket, errors.Unwrap(err))
+		return c.unreachable(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
@@ -241,3 +241,40 @@ type apiError struct {
 
 func (e *apiError) Error() string        { return e.msg }
 func (e *apiError) Is(target error) bool { return target == e.sentinel }
+
+// Readiness asks the server whether it is ready. A server that is not
+// ready answers 503 with the same body; that is a result, not an error.
+// A server that cannot be reached is an error.
+func (c *Client) Readiness(ctx context.Context) Readiness {
+	r, err := c.Ready(ctx)
+	if err != nil {
+		return NewReadiness(Check{Name: "reachable", Detail: err.Error()})
+	}
+	return r
+}
+
+// Ready is Readiness with the transport error kept apart.
+func (c *Client) Ready(ctx context.Context) (Readiness, error) {
+	var r Readiness
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://herald/ready", nil)
+	if err != nil {
+		return r, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return r, c.unreachable(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusServiceUnavailable {
+		return r, errors.New(resp.Status)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&r); err != nil {
+		return r, fmt.Errorf("reading readiness: %w", err)
+	}
+	return r, nil
+}
+
+// unreachable is the error for a request that never reached the server.
+func (c *Client) unreachable(err error) error {
+	return fmt.Errorf("cannot reach the server's admin socket %s (is heraldd running with this config?): %w", c.socket, errors.Unwrap(err))
+}

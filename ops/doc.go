@@ -9,6 +9,11 @@
 // an internal error, so internal detail never leaks. The socket is created
 // mode 0600 by heraldd: whoever can open it is an administrator.
 //
+// The probes (health.go) are the exception to the sentinels: GET /ready
+// answers 503 with the Readiness body, which the client reads as a result
+// (not ready, and why), not as an error; HealthRoutes also mounts them on
+// the metrics listener for load balancers.
+//
 // Usage:
 //
 //	srv := &http.Server{Handler: ops.Handler(backend, log)}

@@ -17,6 +17,7 @@ const maxBody = 64 << 10
 // Handler serves the admin API for b:
 //
 //	GET    /v1/status
+//	GET    /health, GET /ready (health.go)
 //	GET    /v1/users?domain=D
 //	POST   /v1/users                 {"jid": "...", "password": "..."}
 //	PUT    /v1/users/{jid}/password  {"password": "..."}
@@ -56,6 +57,7 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /v1/snapshot", h.snapshot)
 	h.routeOffline(mux)
 	mux.Handle("GET /metrics", Metrics(b))
+	HealthRoutes(mux, b)
 	limitRoutes(mux, h)
 	return mux
 }

@@ -82,7 +82,9 @@ type cli struct {
 
 func init() {
 	register(
-		command{name: "status", help: "show the server's status", run: (*cli).status},
+		command{name: "status", args: "[--ready]",
+			help: "show the server's status and readiness; with --ready, exit 1 when it is not ready",
+			run:  (*cli).status},
 		command{name: "user add", args: "JID [--password-file F]",
 			help: "create an account (password prompted, read from F, or from standard input)",
 			run:  (*cli).userAdd},
@@ -166,7 +168,16 @@ func (c *cli) metrics(ctx context.Context, _ []string) int {
 	return exitOK
 }
 
-func (c *cli) status(ctx context.Context, _ []string) int {
+func (c *cli) status(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet(c.cmd.name, flag.ContinueOnError)
+	ready := fs.Bool("ready", false, "")
+	if _, ok := c.positional(fs, args); !ok {
+		return exitUsage
+	}
+	rd, err := c.client.Ready(ctx)
+	if err != nil {
+		return c.fail(err)
+	}
 	st, err := c.client.Status(ctx)
 	if err != nil {
 		return c.fail(err)
@@ -184,6 +195,17 @@ func (c *cli) status(ctx context.Context, _ []string) int {
 	for _, k := range []string{"state", "term", "commit_index", "applied_index", "last_log_index"} {
 		if v, ok := st.Raft[k]; ok {
 			fmt.Fprintf(c.stdout, "raft      %-15s %s\n", k, v)
+		}
+	}
+	if rd.Ready {
+		fmt.Fprintln(c.stdout, "ready     yes")
+	} else {
+		fmt.Fprintln(c.stdout, "ready     no")
+		for _, f := range rd.Failing() {
+			fmt.Fprintf(c.stdout, "failing   %s\n", f)
+		}
+		if *ready {
+			return exitFail
 		}
 	}
 	return exitOK

@@ -26,11 +26,21 @@ type memBackend struct {
 	users   map[string]string
 	rosters map[string][]ops.RosterItem
 	pending map[string][]ops.Pending
+	// notReady makes Readiness fail its caught_up check.
+	notReady bool
 }
 
 func (m *memBackend) Status(context.Context) (ops.Status, error) {
 	return ops.Status{Version: "test", Domains: []string{"localhost"}, Sessions: 2,
 		Listen: map[string]string{"c2s": "127.0.0.1:5222"}, Raft: map[string]string{"state": "Leader"}}, nil
+}
+
+// Readiness fails one check while notReady is set.
+func (m *memBackend) Readiness(context.Context) ops.Readiness {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return ops.NewReadiness(ops.Check{Name: "leader", OK: true},
+		ops.Check{Name: "caught_up", OK: !m.notReady, Detail: "applied 3 of commit 9"})
 }
 
 func (m *memBackend) ListUsers(_ context.Context, domain string) ([]string, error) {

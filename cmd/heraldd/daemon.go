@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/heraldxmpp/herald/c2s"
 	"github.com/heraldxmpp/herald/cmd/internal/config"
@@ -55,6 +56,9 @@ type daemon struct {
 	// addrs are the bound listener addresses by role, for the log, the
 	// status call and tests that listen on port 0.
 	addrs map[string][]string
+	// serving is set once every listener is open and served, and cleared
+	// when close begins (health.go).
+	serving atomic.Bool
 }
 
 // start builds the daemon, then serves: what run does.
@@ -137,6 +141,7 @@ func (d *daemon) serve() error {
 		d.departed.start()
 		d.node.SetPeerHandler(d.sessions)
 	}
+	d.serving.Store(true)
 	d.log.Info("herald is running",
 		"domains", strings.Join(d.cfg.Domains, ","),
 		"data", absPath(d.cfg.DataDir),
@@ -390,6 +395,7 @@ func (d *daemon) createAdmin() {
 	if d.cfg.Admin.Metrics != "" {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", ops.Metrics(&backend{d}))
+		ops.HealthRoutes(mux, &backend{d})
 		d.metrics = &http.Server{Handler: mux}
 	}
 }
@@ -419,6 +425,7 @@ func (d *daemon) listenAdmin() (net.Listener, error) {
 // order. It is safe on a daemon that was built but never served.
 func (d *daemon) close(ctx context.Context) error {
 	var errs []error
+	d.serving.Store(false)
 	if d.metrics != nil {
 		d.metrics.Shutdown(ctx)
 	}

@@ -70,7 +70,18 @@ func startConfigured(t *testing.T, cfg config.Config) *daemon {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	d, err := start(cfg, log)
+	d := buildConfigured(t, cfg, log)
+	if err := d.serve(); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// buildConfigured builds a daemon with cfg (newDaemon) without serving
+// it, and closes it when the test ends.
+func buildConfigured(t *testing.T, cfg config.Config, log *slog.Logger) *daemon {
+	t.Helper()
+	d, err := newDaemon(cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,8 +56,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "heraldd:", err)
 		return 1
 	}
+	sd := newNotifier(os.Getenv, os.Getpid())
+	nctx, stopNotify := context.WithCancel(ctx)
+	notified := make(chan struct{})
+	go func() {
+		defer close(notified)
+		sd.run(nctx, d.readiness, func(err error) { log.Warn("service manager notification failed", "err", err) })
+	}()
 	<-ctx.Done()
+	stopNotify()
+	<-notified
 	log.Info("shutting down")
+	if err := sd.send("STOPPING=1", "STATUS=shutting down"); err != nil {
+		log.Warn("service manager notification failed", "err", err)
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := d.close(sctx); err != nil {

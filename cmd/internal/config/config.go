@@ -126,7 +126,8 @@ type Admin struct {
 	// Socket is the unix socket path. Default: DataDir/admin.sock.
 	Socket string `toml:"socket"`
 	// Metrics is a TCP address serving only GET /metrics (Prometheus text
-	// format) for scrapers; empty: metrics on the admin socket only.
+	// format) for scrapers and the probes GET /health and GET /ready;
+	// empty: all three on the admin socket only.
 	Metrics string `toml:"metrics"`
 }
 
