@@ -57,6 +57,7 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	h.routeOffline(mux)
 	mux.Handle("GET /metrics", Metrics(b))
 	limitRoutes(mux, h)
+	componentRoutes(mux, h)
 	return mux
 }
 

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
 
+	"github.com/heraldxmpp/herald/ops"
 	"github.com/heraldxmpp/herald/s2s/component"
 )
 
@@ -41,4 +43,16 @@ func (d *daemon) createComponents() error {
 		d.router.Services.Component(dom, d.components.Endpoint(dom))
 	}
 	return nil
+}
+
+// Components is the admin API's view of the components (ops.ComponentBackend).
+func (b *backend) Components(context.Context) ([]ops.Component, error) {
+	if b.d.components == nil {
+		return nil, nil
+	}
+	var out []ops.Component
+	for _, s := range b.d.components.List() {
+		out = append(out, ops.Component{Domain: s.Domain, Connected: s.Connected, Remote: s.RemoteAddr, In: s.In, Out: s.Out})
+	}
+	return out, nil
 }

@@ -31,6 +31,12 @@ func TestComponentSlixmpp(t *testing.T) {
 		t.Fatalf("component scenario: %v\n%s", err, out)
 	}
 	t.Logf("%s", out)
+	// The admin API counts what crossed the stream: two messages and a
+	// disco#info IQ in from the user, two messages and the IQ result out.
+	list, err := s.client().Components(ctx)
+	if err != nil || len(list) != 1 || list[0].Domain != "echo.localhost" || list[0].In < 3 || list[0].Out < 2 {
+		t.Fatalf("components %+v, %v", list, err)
+	}
 }
 
 // Without a [[component]] no component listener opens.

@@ -58,15 +58,21 @@ type Server struct {
 	streams xmlstream.Streams[*conn]
 	wcfg    xmlstream.WriterConfig[struct{}]
 
+	// counts are per configured domain, over every stream since the
+	// server started; the map is fixed at New.
+	counts map[string]*counts
+
 	mu   sync.Mutex
 	live map[string]*conn
 }
+
+type counts struct{ in, out atomic.Uint64 }
 
 // Status is one configured component as the admin API shows it.
 type Status struct {
 	Domain     string
 	Connected  bool
-	In, Out    uint64 // stanzas since the current stream opened
+	In, Out    uint64 // stanzas since the server started
 	RemoteAddr string
 }
 
@@ -84,7 +90,10 @@ func New(cfg Config, r Router) *Server {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, router: r, live: map[string]*conn{}}
+	s := &Server{cfg: cfg, router: r, live: map[string]*conn{}, counts: map[string]*counts{}}
+	for d := range cfg.Domains {
+		s.counts[d] = &counts{}
+	}
 	s.wcfg = xmlstream.WriterConfig[struct{}]{Timeout: cfg.WriteTimeout, Max: cfg.MaxQueue, Linger: time.Second}
 	return s
 }
@@ -123,9 +132,9 @@ func (s *Server) List() []Status {
 	defer s.mu.Unlock()
 	var out []Status
 	for _, d := range s.Domains() {
-		st := Status{Domain: d}
+		st := Status{Domain: d, In: s.counts[d].in.Load(), Out: s.counts[d].out.Load()}
 		if c := s.live[d]; c != nil {
-			st.Connected, st.In, st.Out = true, c.in.Load(), c.out.Load()
+			st.Connected = true
 			st.RemoteAddr = c.raw.RemoteAddr().String()
 		}
 		out = append(out, st)
@@ -159,8 +168,6 @@ type conn struct {
 	id     string
 	domain string // set once the handshake succeeded
 	header bool   // our header was sent
-	in     atomic.Uint64
-	out    atomic.Uint64
 	q      xmlstream.Writer[struct{}]
 }
 
@@ -306,7 +313,7 @@ func (c *conn) stanza(el *stanza.Element) *xmlstream.StreamError {
 	} else {
 		return xmlstream.NewError(xmlstream.ImproperAddressing, "a component's stanza needs a 'to'")
 	}
-	c.in.Add(1)
+	c.srv.counts[c.domain].in.Add(1)
 	toClient(el)
 	c.srv.router.Route(el, from, to)
 	return nil
@@ -329,7 +336,7 @@ func toClient(el *stanza.Element) {
 func (c *conn) send(st *stanza.Element) bool {
 	ok := c.q.Push(func(b []byte) []byte { return st.AppendXML(b, st.Name.Space) }, false)
 	if ok {
-		c.out.Add(1)
+		c.srv.counts[c.domain].out.Add(1)
 	}
 	return ok
 }
