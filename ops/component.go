@@ -2,6 +2,8 @@ package ops
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 )
 
@@ -44,4 +46,28 @@ func (c *Client) Components(ctx context.Context) ([]Component, error) {
 	}
 	err := c.do(ctx, "GET", "/v1/components", nil, &out)
 	return out.Components, err
+}
+
+// writeComponentMetrics adds each component's state and counters.
+func writeComponentMetrics(ctx context.Context, w io.Writer, b Backend) {
+	cb, ok := b.(ComponentBackend)
+	if !ok {
+		return
+	}
+	list, err := cb.Components(ctx)
+	if err != nil || len(list) == 0 {
+		return
+	}
+	series := func(kind, name, help string, v func(Component) uint64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, kind)
+		for _, k := range list {
+			fmt.Fprintf(w, "%s{domain=%s} %d\n", name, quote(k.Domain), v(k))
+		}
+	}
+	series("gauge", "herald_component_connected", "1 while the external component (XEP-0114) is connected.",
+		func(k Component) uint64 { return uint64(b2i(k.Connected)) })
+	series("counter", "herald_component_stanzas_in_total", "Stanzas received from an external component.",
+		func(k Component) uint64 { return k.In })
+	series("counter", "herald_component_stanzas_out_total", "Stanzas sent to an external component.",
+		func(k Component) uint64 { return k.Out })
 }

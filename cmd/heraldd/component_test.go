@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,6 +37,11 @@ func TestComponentSlixmpp(t *testing.T) {
 	list, err := s.client().Components(ctx)
 	if err != nil || len(list) != 1 || list[0].Domain != "echo.localhost" || list[0].In < 3 || list[0].Out < 2 {
 		t.Fatalf("components %+v, %v", list, err)
+	}
+	var m strings.Builder
+	if err := s.client().Metrics(ctx, &m); err != nil || !strings.Contains(m.String(), `herald_component_connected{domain="echo.localhost"}`) ||
+		!strings.Contains(m.String(), "herald_component_stanzas_in_total") {
+		t.Fatalf("metrics (%v):\n%s", err, m.String())
 	}
 }
 

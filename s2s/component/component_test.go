@@ -15,6 +15,7 @@ import (
 	"github.com/heraldxmpp/herald/delivery"
 	"github.com/heraldxmpp/herald/delivery/jid"
 	"github.com/heraldxmpp/herald/delivery/stanza"
+	"github.com/heraldxmpp/herald/delivery/xmlstream"
 )
 
 type routed struct {
@@ -37,10 +38,14 @@ func (r *fakeRouter) Bounce(st *stanza.Element, from jid.JID, err *stanza.Error)
 
 const secret = "s3cret"
 
-func start(t *testing.T) (*Server, *fakeRouter, string) {
+func start(t *testing.T, lim ...xmlstream.Limits) (*Server, *fakeRouter, string) {
 	t.Helper()
 	r := &fakeRouter{got: make(chan routed, 16)}
-	s := New(Config{Domains: map[string]string{"bot.example.org": secret, "other.example.org": "x"}}, r)
+	cfg := Config{Domains: map[string]string{"bot.example.org": secret, "other.example.org": "x"}}
+	if len(lim) > 0 {
+		cfg.Limits = lim[0]
+	}
+	s := New(cfg, r)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -146,6 +151,17 @@ func TestStreamErrors(t *testing.T) {
 		fmt.Fprint(nc, `<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'b'>]><stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='bot.example.org'>`)
 		(&peer{nc: nc, rd: bufio.NewReader(nc)}).until(t, "<restricted-xml", "</stream:stream>")
 	})
+}
+
+// The stream limits hold as on client streams: a stanza past MaxStanza
+// ends the stream with <policy-violation/>.
+func TestStanzaTooBig(t *testing.T) {
+	_, _, addr := start(t, xmlstream.Limits{MaxStanza: 4096})
+	p := dial(t, addr, "bot.example.org")
+	p.handshake(t, secret)
+	p.until(t, "<handshake/>")
+	fmt.Fprintf(p.nc, "<message from='a@bot.example.org' to='alice@example.org'><body>%s</body></message>", strings.Repeat("x", 8192))
+	p.until(t, "<policy-violation", "</stream:stream>")
 }
 
 func TestRouting(t *testing.T) {
