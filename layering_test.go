@@ -48,7 +48,7 @@ var layers = []layer{
 	{name: "stream", pkgs: []string{"delivery/xmlstream"}},
 	{name: "plane", pkgs: []string{"delivery"}},
 	{name: "services", pkgs: []string{"delivery/*"}},
-	{name: "transports", pkgs: []string{"c2s", "s2s", "roster/service"}},
+	{name: "transports", pkgs: []string{"c2s", "s2s", "s2s/component", "roster/service"}},
 	{name: "replicated state", pkgs: []string{"consensus/..."}},
 	{name: "admin API", pkgs: []string{"ops/..."}},
 	{name: "command support", pkgs: []string{"cmd/internal/*"}},

@@ -78,9 +78,10 @@ func (r *Router) Route(st *stanza.Element, from, to jid.JID) {
 		return
 	}
 	if !r.IsLocal(to.Domain()) {
-		if !r.IsLocal(from.Domain()) {
+		if !r.IsLocal(from.Domain()) && r.Services.component(from.Domain()) == nil {
 			// A stanza from one remote domain to another: never relayed
-			// (RFC 6120 13.13 / 10.4 apply to local senders only).
+			// (RFC 6120 13.13 / 10.4 apply to local senders only; a
+			// component speaks for a domain of this server).
 			r.logger().Debug("dropping a stanza between two remote domains", "from", from.String(), "to", to.String())
 			return
 		}

@@ -333,3 +333,20 @@ func TestRemoteRouting(t *testing.T) {
 		t.Fatalf("sent over s2s: %q, want %q", rem.sent, want)
 	}
 }
+
+type nullComponent struct{}
+
+func (nullComponent) HandleStanza(*stanza.Element, jid.JID, jid.JID) {}
+
+// A component speaks for a domain of this server: what it sends to a
+// remote domain goes over s2s, not dropped as remote-to-remote.
+func TestComponentToRemote(t *testing.T) {
+	f := newFixture(t)
+	f.r.Services.Component("bot.example.org", nullComponent{})
+	rem := &remote{}
+	f.r.Remote = rem
+	f.route(msg("echo@bot.example.org", "carol@elsewhere.example", "chat", "x"))
+	if len(rem.sent) != 1 || rem.sent[0] != "echo@bot.example.org>carol@elsewhere.example chat" {
+		t.Fatalf("sent over s2s: %q", rem.sent)
+	}
+}

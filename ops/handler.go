@@ -59,6 +59,7 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 	mux.Handle("GET /metrics", Metrics(b))
 	HealthRoutes(mux, b)
 	limitRoutes(mux, h)
+	componentRoutes(mux, h)
 	return mux
 }
 

@@ -74,6 +74,7 @@ func writeMetrics(w io.Writer, r *http.Request, b Backend) {
 	}
 	writeOfflineMetrics(ctx, w, b)
 	writeLimitMetrics(ctx, w, b)
+	writeComponentMetrics(ctx, w, b)
 	links, err := b.Links(ctx)
 	if err != nil {
 		return

@@ -30,6 +30,7 @@ import (
 	"github.com/heraldxmpp/herald/ops"
 	rosterservice "github.com/heraldxmpp/herald/roster/service"
 	"github.com/heraldxmpp/herald/s2s"
+	"github.com/heraldxmpp/herald/s2s/component"
 )
 
 // daemon is one heraldd: the pieces newDaemon builds and wires, the
@@ -45,10 +46,12 @@ type daemon struct {
 	departed *departures
 	c2s      *c2s.Server
 	s2s      *s2s.Server
-	resolver *s2s.Resolver
-	tls      *tls.Config
-	admin    *http.Server
-	metrics  *http.Server
+	// components is nil without a [[component]] (component.go).
+	components *component.Server
+	resolver   *s2s.Resolver
+	tls        *tls.Config
+	admin      *http.Server
+	metrics    *http.Server
 	// gate is in front of every listener (limits.go).
 	gate       *gate.Gate
 	fileLimit  uint64
@@ -107,6 +110,9 @@ func newDaemon(cfg config.Config, log *slog.Logger) (_ *daemon, err error) {
 		return nil, err
 	}
 	d.createDelivery(domains)
+	if err := d.createComponents(); err != nil {
+		return nil, err
+	}
 	if err := d.createC2S(); err != nil {
 		return nil, err
 	}
@@ -303,6 +309,11 @@ func (d *daemon) listen() (lns []boundListener, err error) {
 			return lns, err
 		}
 	}
+	if d.components != nil {
+		if err := tcp("component", []string{d.cfg.ComponentListen.Listen}, d.components.Serve); err != nil {
+			return lns, err
+		}
+	}
 	ln, err := d.listenAdmin()
 	if err != nil {
 		return lns, err
@@ -445,6 +456,11 @@ func (d *daemon) close(ctx context.Context) error {
 	}
 	if d.s2s != nil {
 		if err := d.s2s.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if d.components != nil {
+		if err := d.components.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -2,11 +2,14 @@ package stanza
 
 // Namespaces used on every stream.
 const (
-	NSClient   = "jabber:client"
-	NSServer   = "jabber:server"
-	NSStanzas  = "urn:ietf:params:xml:ns:xmpp-stanzas"
-	NSStream   = "http://etherx.jabber.org/streams"
-	NSStreamEr = "urn:ietf:params:xml:ns:xmpp-streams"
+	NSClient = "jabber:client"
+	NSServer = "jabber:server"
+	// NSComponent is the content namespace of an external component's
+	// stream (XEP-0114 3).
+	NSComponent = "jabber:component:accept"
+	NSStanzas   = "urn:ietf:params:xml:ns:xmpp-stanzas"
+	NSStream    = "http://etherx.jabber.org/streams"
+	NSStreamEr  = "urn:ietf:params:xml:ns:xmpp-streams"
 )
 
 // Condition is a defined stanza error condition (RFC 6120 8.3.3).

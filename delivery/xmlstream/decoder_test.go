@@ -237,7 +237,7 @@ func TestErrors(t *testing.T) {
 		{"wrong stream namespace", `<stream:stream xmlns='jabber:client' xmlns:stream='http://wrong.namespace.example.org/'>`, InvalidNamespace, false},
 		{"root in content namespace", `<stream xmlns='jabber:client'>`, InvalidNamespace, false},
 		{"root not stream", `<stream:foo xmlns:stream='http://etherx.jabber.org/streams'>`, BadFormat, false},
-		{"unsupported content namespace", `<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams'>`, InvalidNamespace, false},
+		{"unsupported content namespace", `<stream:stream xmlns='jabber:component:connect' xmlns:stream='http://etherx.jabber.org/streams'>`, InvalidNamespace, false},
 		{"undeclared stream prefix", `<stream:stream xmlns='jabber:client'>`, NotWellFormed, false},
 		{"text before header", `hello` + hdrC, NotWellFormed, false},
 		{"utf-8 bom before header", "\xEF\xBB\xBF" + hdrC, NotWellFormed, false},

@@ -322,7 +322,8 @@ func (d *Decoder) rootTag(b []byte, i int) (int, error) {
 	case p.refIs(def, stanza.NSStream):
 		// Prefix-free style: children name their own namespace, and an
 		// undeclared one inherits the stream namespace.
-	case p.refIs(def, stanza.NSClient), p.refIs(def, stanza.NSServer), p.refIs(def, ""):
+	case p.refIs(def, stanza.NSClient), p.refIs(def, stanza.NSServer), p.refIs(def, ""),
+		p.refIs(def, stanza.NSComponent): // XEP-0114 3
 		h.DefaultNS = p.str(def, blob)
 	default:
 		return 0, &StreamError{Condition: InvalidNamespace, Text: "unsupported content namespace"}

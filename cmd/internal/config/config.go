@@ -33,6 +33,27 @@ type Config struct {
 	Limits  Limits  `toml:"limits"`
 	Admin   Admin   `toml:"admin"`
 	Cluster Cluster `toml:"cluster"`
+
+	// Components are the XEP-0114 external components ([[component]]
+	// entries); ComponentListen is where they connect (components
+	// section). No listener opens without at least one component.
+	Components      []Component     `toml:"component"`
+	ComponentListen ComponentListen `toml:"components"`
+}
+
+// Component is one external component: the domain it serves (a
+// subdomain of a served domain) and its shared secret, given inline or in
+// a file.
+type Component struct {
+	Domain     string `toml:"domain"`
+	Secret     string `toml:"secret"`
+	SecretFile string `toml:"secret_file"`
+}
+
+// ComponentListen is the component listener. Default: 127.0.0.1:5347
+// (components are local processes).
+type ComponentListen struct {
+	Listen string `toml:"listen"`
 }
 
 // C2S configures client listeners.
@@ -187,6 +208,11 @@ func Load(path string) (Config, error) {
 			*p = filepath.Join(base, *p)
 		}
 	}
+	for i := range c.Components {
+		if p := &c.Components[i].SecretFile; *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(base, *p)
+		}
+	}
 	return c, nil
 }
 
@@ -206,6 +232,9 @@ func (c *Config) Defaults() {
 	}
 	if c.C2S.ListenTLS == nil {
 		c.C2S.ListenTLS = []string{"[::]:5223"}
+	}
+	if c.ComponentListen.Listen == "" {
+		c.ComponentListen.Listen = "127.0.0.1:5347"
 	}
 	if c.S2S.Listen == nil {
 		c.S2S.Listen = []string{"[::]:5269"}
@@ -276,6 +305,9 @@ func (c *Config) Defaults() {
 
 // Validate reports the first setting that cannot work.
 func (c *Config) Validate() error {
+	if err := c.validateComponents(); err != nil {
+		return err
+	}
 	switch c.C2S.ResourceConflict {
 	case "rename", "refuse", "replace":
 	default:
@@ -359,4 +391,31 @@ func Find(path string) (Config, error) {
 	}
 	c.Defaults()
 	return c, c.Validate()
+}
+
+// validateComponents checks the [[component]] entries: each a distinct
+// subdomain of a served domain, with exactly one of secret and
+// secret_file.
+func (c *Config) validateComponents() error {
+	seen := map[string]bool{}
+	for _, k := range c.Components {
+		if k.Domain == "" {
+			return errors.New("config: a [[component]] needs a domain")
+		}
+		if seen[k.Domain] {
+			return fmt.Errorf("config: component %s is configured twice", k.Domain)
+		}
+		seen[k.Domain] = true
+		if (k.Secret == "") == (k.SecretFile == "") {
+			return fmt.Errorf("config: component %s needs exactly one of secret and secret_file", k.Domain)
+		}
+		sub := false
+		for _, d := range c.Domains {
+			sub = sub || strings.HasSuffix(k.Domain, "."+d)
+		}
+		if !sub {
+			return fmt.Errorf("config: component %s must be a subdomain of a served domain", k.Domain)
+		}
+	}
+	return nil
 }

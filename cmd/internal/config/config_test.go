@@ -58,3 +58,31 @@ auth_ban_time = "1h"
 		}
 	}
 }
+
+func TestComponentKeys(t *testing.T) {
+	c, err := load(t, `domains = ["example.org"]
+[[component]]
+domain = "bot.example.org"
+secret = "s"
+[[component]]
+domain = "gw.example.org"
+secret_file = "gw.secret"
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Components) != 2 || c.ComponentListen.Listen != "127.0.0.1:5347" || !filepath.IsAbs(c.Components[1].SecretFile) {
+		t.Fatalf("components %+v listen %q", c.Components, c.ComponentListen.Listen)
+	}
+	for text, want := range map[string]string{
+		"domains = [\"example.org\"]\n[[component]]\nsecret = \"s\"":                                                                                        "needs a domain",
+		"domains = [\"example.org\"]\n[[component]]\ndomain = \"a.example.org\"":                                                                            "exactly one of secret",
+		"domains = [\"example.org\"]\n[[component]]\ndomain = \"a.example.org\"\nsecret = \"s\"\nsecret_file = \"f\"":                                       "exactly one of secret",
+		"domains = [\"example.org\"]\n[[component]]\ndomain = \"a.other.org\"\nsecret = \"s\"":                                                              "subdomain",
+		"domains = [\"example.org\"]\n[[component]]\ndomain = \"a.example.org\"\nsecret = \"s\"\n[[component]]\ndomain = \"a.example.org\"\nsecret = \"t\"": "twice",
+	} {
+		if _, err := load(t, text); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err %v, want one naming %s", text, err, want)
+		}
+	}
+}
