@@ -207,7 +207,11 @@ func (r *Reader) user(se xml.StartElement) (*Account, error) {
 				if err := r.roster(a); err != nil {
 					return nil, err
 				}
-			case t.Name.Space == NSClient && t.Name.Local == "presence":
+			case t.Name.Local == "presence" && (t.Name.Space == NSClient || t.Name.Space == NSPie):
+				// prosody-migrator writes the pending request without an
+				// xmlns, so it falls in urn:xmpp:pie:0; it is a jabber:client
+				// stanza all the same.
+				t.Name.Space = NSClient
 				raw, err := r.capture(t)
 				if err != nil {
 					return nil, err

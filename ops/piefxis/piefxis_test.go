@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"reflect"
 	"runtime"
 	"strings"
@@ -192,4 +193,38 @@ func TestStreamsWithoutHoldingTheFile(t *testing.T) {
 		t.Fatalf("heap grew by %d bytes over %d accounts", peak-base, n)
 	}
 	t.Logf("%d accounts, heap growth %d bytes", n, int64(peak)-int64(base))
+}
+
+// TestProsodyMigratorOutput reads a file prosody-migrator (Prosody 0.12,
+// internal to xep0227) wrote for an account registered with prosodyctl,
+// with a roster of three subscription states and a pending request.
+func TestProsodyMigratorOutput(t *testing.T) {
+	f, err := os.Open("testdata/prosody-migrator-juliet.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	as := readAll(t, f)
+	if len(as) != 1 {
+		t.Fatalf("got %d accounts", len(as))
+	}
+	a := as[0]
+	if a.Domain != "capulet.lit" || a.Name != "juliet" || len(a.SCRAM) != 1 || a.SCRAM[0].Mechanism != "SCRAM-SHA-1" || a.SCRAM[0].Iter != 10000 {
+		t.Fatalf("account = %+v", a)
+	}
+	subs := map[string]string{}
+	for _, it := range a.Roster {
+		subs[it.JID] = it.Subscription
+		if it.Ask {
+			subs[it.JID] += "+ask"
+		}
+	}
+	want := map[string]string{"tybalt@capulet.lit": "from", "romeo@montague.lit": "both", "nurse@capulet.lit": "none+ask"}
+	if !reflect.DeepEqual(subs, want) {
+		t.Fatalf("roster = %v", subs)
+	}
+	if len(a.Pending) != 1 || a.Pending[0].From != "benvolio@montague.lit" ||
+		!strings.HasPrefix(string(a.Pending[0].XML), `<presence xmlns="jabber:client"`) {
+		t.Fatalf("pending = %+v %s", a.Pending, a.Pending[0].XML)
+	}
 }
