@@ -25,16 +25,26 @@ type sm struct {
 	out     uint32 // stanzas queued to the client since <enabled/>
 	acked   uint32 // the client's last h
 	in      uint32 // stanzas handled from the client since <enable/>
+	asked   uint32 // out when the server last sent <r/>
 }
 
 // countOut queues a stanza through push and counts it when SM is on.
-func (m *sm) countOut(push func() bool) bool {
+// Once every (Config.SMRequestAfter) stanzas left unacknowledged, it
+// asks the client for an acknowledgement (XEP-0198 4).
+func (s *session) countOut(push func() bool) bool {
+	m := &s.sm
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ok := push()
-	if ok && m.enabled {
-		// XEP-0198 4: h wraps at 2^32.
-		m.out++
+	if !ok || !m.enabled {
+		return ok
+	}
+	// XEP-0198 4: h wraps at 2^32.
+	m.out++
+	n := uint32(s.srv.cfg.SMRequestAfter)
+	if m.out-m.acked >= n && m.out-m.asked >= n {
+		m.asked = m.out
+		s.enqueue(func(b []byte) []byte { return append(b, `<r xmlns='`+nsSM+`'/>`...) }, false)
 	}
 	return ok
 }

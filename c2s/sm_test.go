@@ -37,3 +37,21 @@ func TestSMAcks(t *testing.T) {
 		t.Fatalf("stream error app condition %v, want handled-count-too-high h=3 send-count=2", se.App)
 	}
 }
+
+// TestSMServerRequests: past Config.SMRequestAfter unacknowledged
+// stanzas the server asks for an acknowledgement, once per that many.
+func TestSMServerRequests(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.SMRequestAfter = 3 })
+	c := e.login(t, "juliet", "phone")
+	c.send(`<enable xmlns='urn:xmpp:sm:3'/>`)
+	c.nextNamed(nsSM, "enabled")
+	c.ping()
+	c.ping()
+	c.ping()
+	c.nextNamed(nsSM, "r")
+	c.send(`<a xmlns='urn:xmpp:sm:3' h='3'/>`)
+	c.ping()
+	c.ping()
+	c.ping()
+	c.nextNamed(nsSM, "r")
+}

@@ -27,7 +27,7 @@ func (s *session) initWriter() {
 
 // Deliver implements delivery.Sink.
 func (s *session) Deliver(st *stanza.Element) bool {
-	return s.sm.countOut(func() bool {
+	return s.countOut(func() bool {
 		return s.enqueue(func(b []byte) []byte { return st.AppendXML(b, stanza.NSClient) }, false)
 	})
 }
