@@ -46,6 +46,28 @@
 //     then arrive twice, none is lost.
 //   - Every stanza's 'from' is stamped by the server (RFC 6120 8.1.2.1).
 //
+// # Stream Management (XEP-0198)
+//
+// sm.go offers urn:xmpp:sm:3 after SASL. Once a bound client sends
+// <enable/>, every stanza queued to it (routed stanzas and replayed
+// offline messages alike) is counted under one lock with its place in
+// the writer's queue, so h counts exactly the stanzas queued after
+// <enabled/>; stanzas from the client are counted once handled, and <r/>
+// is answered with that count. An <a/> acknowledging more than was sent
+// ends the stream (XEP-0198 5). Resumption is not offered yet: <enabled/>
+// carries no id, and unacknowledged stanzas are not yet stored or
+// bounced when the session ends.
+//
+// Resumption on another cluster node would need the small resumption
+// state (the SM id, the account and resource, the counts, and the
+// unacknowledged stanzas or their offline-store sequence numbers) either
+// replicated (through Raft, like offline messages, at a cost per ack) or
+// handed over on demand over the cluster link: the node receiving
+// <resume previd/> asks the node that owns the id (encoded in the id) for
+// the hibernated session, which the owner detaches and sends across, and
+// the registry entry moves with it. The owner dying loses the handover;
+// the unacked messages must then already be in offline storage.
+//
 // # Usage
 //
 // cmd/heraldd builds the Config and wires the collaborators:

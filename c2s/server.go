@@ -71,6 +71,9 @@ type Config struct {
 	// MaxQueue is the number of bytes that may wait for a client that
 	// reads slowly; past it the client is disconnected (see writer.go).
 	MaxQueue int
+	// SMRequestAfter is the number of stanzas a client with XEP-0198
+	// enabled may leave unacknowledged before the server sends <r/>.
+	SMRequestAfter int
 	// MaxResources is the number of resources one account may bind.
 	MaxResources int
 	// Conflict is the resource conflict policy (RFC 6120 7.7.2.2).
@@ -94,6 +97,9 @@ func (c *Config) defaults() {
 	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 30 * time.Second
+	}
+	if c.SMRequestAfter == 0 {
+		c.SMRequestAfter = 5
 	}
 	if c.MaxQueue == 0 {
 		c.MaxQueue = 1 << 20

@@ -44,7 +44,8 @@ type session struct {
 	// (negotiate.go, maxMismatches).
 	mismatches int
 
-	q xmlstream.Writer[*replay] // used once bound (writer.go)
+	q  xmlstream.Writer[*replay] // used once bound (writer.go)
+	sm sm                        // XEP-0198 counts (sm.go)
 
 	closeMu   sync.Mutex
 	outHeader bool // our stream header has been written
@@ -264,6 +265,8 @@ func (s *session) features() *stanza.Element {
 		// RFC 3921 session establishment, optional since RFC 6121 (see its
 		// Appendix E); some clients still ask for it.
 		f.Append(stanza.NewElement(nsSession, "session").Append(stanza.NewElement(nsSession, "optional")))
+		// XEP-0198 3: stream management is offered after SASL.
+		f.Append(stanza.NewElement(nsSM, "sm"))
 		for _, e := range s.srv.cfg.StreamFeatures {
 			f.Append(e)
 		}
@@ -281,7 +284,14 @@ func (s *session) element(el *stanza.Element) *xmlstream.StreamError {
 	case stateBind:
 		return s.negotiateBind(el)
 	default:
-		return s.stanza(el)
+		if el.Name.Space == nsSM {
+			return s.smElement(el)
+		}
+		serr := s.stanza(el)
+		if serr == nil {
+			s.sm.countIn()
+		}
+		return serr
 	}
 }
 

@@ -276,12 +276,14 @@ func (s *session) replayOffline(q OfflineQueue, bare jid.JID, msgs []Stored) boo
 				Set("from", s.domain).
 				Set("stamp", msgs[n].At.UTC().Format("2006-01-02T15:04:05.000Z")).
 				AppendText("Offline storage"))
-			if !s.q.Push(func(b []byte) []byte {
-				l := len(b)
-				b = m.AppendXML(b, stanza.NSClient)
-				size += len(b) - l
-				return b
-			}, false) {
+			if !s.countOut(func() bool {
+				return s.q.Push(func(b []byte) []byte {
+					l := len(b)
+					b = m.AppendXML(b, stanza.NSClient)
+					size += len(b) - l
+					return b
+				}, false)
+			}) {
 				return false
 			}
 			n++

@@ -27,7 +27,9 @@ func (s *session) initWriter() {
 
 // Deliver implements delivery.Sink.
 func (s *session) Deliver(st *stanza.Element) bool {
-	return s.enqueue(func(b []byte) []byte { return st.AppendXML(b, stanza.NSClient) }, false)
+	return s.countOut(func() bool {
+		return s.enqueue(func(b []byte) []byte { return st.AppendXML(b, stanza.NSClient) }, false)
+	})
 }
 
 // enqueue queues what fn writes. last marks the final write of the

@@ -243,6 +243,7 @@ func (d *daemon) createC2S() error {
 		Limits:         streamLimits(d.cfg),
 		PreAuthTimeout: d.cfg.C2S.PreAuthTimeout.Duration,
 		WriteTimeout:   d.cfg.C2S.WriteTimeout.Duration,
+		SMRequestAfter: d.cfg.C2S.SMRequestAfter,
 		MaxQueue:       d.cfg.Limits.MaxQueue,
 		MaxResources:   d.cfg.Limits.MaxResources,
 		Conflict:       conflict,

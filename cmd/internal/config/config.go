@@ -68,6 +68,9 @@ type C2S struct {
 	ResourceConflict string   `toml:"resource_conflict"`
 	PreAuthTimeout   Duration `toml:"pre_auth_timeout"`
 	WriteTimeout     Duration `toml:"write_timeout"`
+	// SMRequestAfter is how many stanzas a client with XEP-0198 enabled
+	// may leave unacknowledged before the server sends <r/>. Default 5.
+	SMRequestAfter int `toml:"sm_request_after"`
 }
 
 // S2S configures federation with other XMPP domains.
@@ -251,6 +254,9 @@ func (c *Config) Defaults() {
 	if c.C2S.WriteTimeout.Duration == 0 {
 		c.C2S.WriteTimeout.Duration = 30 * time.Second
 	}
+	if c.C2S.SMRequestAfter == 0 {
+		c.C2S.SMRequestAfter = 5
+	}
 	l := &c.Limits
 	if l.MaxStanza == 0 {
 		l.MaxStanza = 256 << 10
@@ -307,6 +313,9 @@ func (c *Config) Defaults() {
 func (c *Config) Validate() error {
 	if err := c.validateComponents(); err != nil {
 		return err
+	}
+	if c.C2S.SMRequestAfter < 0 {
+		return fmt.Errorf("config: c2s.sm_request_after must not be negative")
 	}
 	switch c.C2S.ResourceConflict {
 	case "rename", "refuse", "replace":

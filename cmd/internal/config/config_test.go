@@ -86,3 +86,16 @@ secret_file = "gw.secret"
 		}
 	}
 }
+
+func TestSMRequestAfter(t *testing.T) {
+	c, err := load(t, "")
+	if err != nil || c.C2S.SMRequestAfter != 5 {
+		t.Fatalf("default %d err %v, want 5", c.C2S.SMRequestAfter, err)
+	}
+	if c, err = load(t, "[c2s]\nsm_request_after = 20"); err != nil || c.C2S.SMRequestAfter != 20 {
+		t.Fatalf("set %d err %v, want 20", c.C2S.SMRequestAfter, err)
+	}
+	if _, err = load(t, "[c2s]\nsm_request_after = -1"); err == nil || !strings.Contains(err.Error(), "c2s.sm_request_after") {
+		t.Fatalf("negative: err %v", err)
+	}
+}
