@@ -119,7 +119,7 @@ func TestExampleConfigNamesEveryKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	commented := regexp.MustCompile(`(?m)^# ([a-z_]+ = .*)$`)
+	commented := regexp.MustCompile(`(?m)^# ([a-z_]+ = .*|\[\[[a-z_]+\]\])$`)
 	all := commented.ReplaceAllString(string(b), "$1")
 	var c config.Config
 	md, err := toml.Decode(all, &c)
