@@ -68,7 +68,10 @@ func TestClusterRestartedFollowerLogins(t *testing.T) {
 		if time.Since(start) > patienceD {
 			t.Fatalf("still refused after %s", patienceD)
 		}
-		time.Sleep(10 * time.Millisecond)
+		// A client retrying a temporary failure: slower than the
+		// connection gate's default rate per address (10/s), which
+		// would otherwise close the connection before its header.
+		time.Sleep(120 * time.Millisecond)
 	}
 	ready := time.Since(start)
 	caught := regexp.MustCompile(`caught up with the cluster.* after=(\S+)`).FindStringSubmatch(n3.stderr.String())
