@@ -50,7 +50,8 @@ func TestSubscribeBucketsBounded(t *testing.T) {
 		t.Fatalf("after 6 accounts with a cap of 4: %+v, want 4 buckets and 2 evictions", st)
 	}
 	// u5 kept its bucket: two more tokens, then refused.
-	if !s.allowSubscribe("u5@x") || !s.allowSubscribe("u5@x") || s.allowSubscribe("u5@x") {
+	first, second, third := s.allowSubscribe("u5@x"), s.allowSubscribe("u5@x"), s.allowSubscribe("u5@x")
+	if !first || !second || third {
 		t.Fatal("u5's bucket did not keep its state")
 	}
 	// u0 was evicted: a fresh burst, and u1 (now least recently used) goes.
