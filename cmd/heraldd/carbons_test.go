@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// XEP-0280 with slixmpp's own xep_0280 plugin: two resources of one
+// account with carbons enabled, and a contact.
+func TestSlixmppCarbons(t *testing.T) {
+	needSlixmpp(t)
+	d := startInProcess(t)
+	s := d.server()
+	s.addUser(t, "juliet@localhost", clientPassword)
+	s.addUser(t, "romeo@localhost", clientPassword)
+	clients := map[string]clientSpec{
+		"balcony": {JID: "juliet@localhost/balcony", Password: clientPassword},
+		"chamber": {JID: "juliet@localhost/chamber", Password: clientPassword},
+		"romeo":   {JID: "romeo@localhost/garden", Password: clientPassword},
+	}
+	res := runScript(t, "testdata/slixservices.py", s, clients, []step{
+		{"client": "balcony", "op": "connect"},
+		{"client": "balcony", "op": "carbons"},
+		{"client": "balcony", "op": "presence", "priority": 5},
+		{"client": "chamber", "op": "connect"},
+		{"client": "chamber", "op": "carbons"},
+		{"client": "chamber", "op": "presence", "priority": 1},
+		{"client": "romeo", "op": "connect"},
+		{"client": "romeo", "op": "presence"},
+		// A message from a contact to one resource: a received carbon on
+		// the other.
+		{"client": "romeo", "op": "send", "to": "juliet@localhost/balcony", "body": "But soft"},
+		{"client": "balcony", "op": "expect", "body": "But soft", "from_bare": "romeo@localhost"},
+		{"client": "chamber", "op": "expect_carbon", "dir": "received", "body": "But soft"},
+		// To the bare JID: the highest priority gets it, the other a copy.
+		{"client": "romeo", "op": "send", "to": "juliet@localhost", "body": "what light"},
+		{"client": "balcony", "op": "expect", "body": "what light"},
+		{"client": "chamber", "op": "expect_carbon", "dir": "received", "body": "what light"},
+		// A message one resource sends: a sent carbon on the other.
+		{"client": "chamber", "op": "send", "to": "romeo@localhost/garden", "body": "Ay me"},
+		{"client": "romeo", "op": "expect", "body": "Ay me"},
+		{"client": "balcony", "op": "expect_carbon", "dir": "sent", "body": "Ay me"},
+		{"client": "chamber", "op": "expect_none"},
+		// A private one is not copied, either way.
+		{"client": "chamber", "op": "send", "to": "romeo@localhost/garden", "body": "hush", "private": true},
+		{"client": "romeo", "op": "expect", "body": "hush"},
+		{"client": "balcony", "op": "expect_none"},
+		{"client": "romeo", "op": "send", "to": "juliet@localhost/chamber", "body": "sh", "private": true},
+		{"client": "chamber", "op": "expect", "body": "sh"},
+		{"client": "balcony", "op": "expect_none"},
+		{"client": "romeo", "op": "expect_none"},
+	})
+	for _, r := range res {
+		if r["op"] == "expect_carbon" && r.str("wrapper_from") != "juliet@localhost" {
+			t.Errorf("carbon wrapped from %q, want the bare JID", r.str("wrapper_from"))
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var metrics strings.Builder
+	if err := s.client().Metrics(ctx, &metrics); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"herald_carbons_sent_total 1\n", "herald_carbons_received_total 2\n"} {
+		if !strings.Contains(metrics.String(), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
