@@ -17,8 +17,9 @@
 //
 // Its subpackages hold the shared XMPP primitives: jid (RFC 7622
 // addresses), stanza (the element tree and stanza errors) and xmlstream
-// (the restricted-XML stream reader and writer); and the first services:
-// disco (XEP-0030 discovery, XEP-0199 ping, XEP-0092 version).
+// (the restricted-XML stream reader and writer); and the services: disco
+// (XEP-0030 discovery, XEP-0199 ping, XEP-0092 version), carbons
+// (XEP-0280) and blocking (XEP-0191).
 //
 // # Services
 //
@@ -96,9 +97,10 @@
 //
 // Invariants:
 //   - The router never blocks on a recipient: Sink.Deliver queues or
-//     refuses at once, and so does Component.HandleStanza. Raft and Pebble
-//     are touched only to store a message for an account with no available
-//     resource.
+//     refuses at once, and so does Component.HandleStanza. The router
+//     touches Raft only to store a message for an account with no
+//     available resource; a hook may read this node's replicated state
+//     (the blocking list: a local point read, never a Raft round trip).
 //   - Stanzas reach the router with 'from' already stamped by the stream
 //     that received them; the router never trusts a client's 'from'.
 //   - The 'to' of a delivered stanza is never rewritten (RFC 6121 8.5.2).

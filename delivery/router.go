@@ -384,6 +384,12 @@ func (r *Router) bounce(st *stanza.Element, from jid.JID, err *stanza.Error) {
 // refused before routing.
 func (r *Router) Bounce(st *stanza.Element, from jid.JID, err *stanza.Error) { r.bounce(st, from, err) }
 
+// Deliver sends a stanza the server generates on an account's behalf (a
+// service's push, or a presence the service owes) to to, as deliverTo:
+// every resource of a local bare JID, one local resource, or a remote
+// entity. Hooks do not see it.
+func (r *Router) Deliver(to jid.JID, st *stanza.Element) { r.deliverTo(to, st) }
+
 func (r *Router) exists(bare jid.JID) bool {
 	return r.Accounts != nil && r.Accounts.Exists(bare)
 }

@@ -10,16 +10,7 @@ import (
 // XEP-0280 with slixmpp's own xep_0280 plugin: two resources of one
 // account with carbons enabled, and a contact.
 func TestSlixmppCarbons(t *testing.T) {
-	needSlixmpp(t)
-	d := startInProcess(t)
-	s := d.server()
-	s.addUser(t, "juliet@localhost", clientPassword)
-	s.addUser(t, "romeo@localhost", clientPassword)
-	clients := map[string]clientSpec{
-		"balcony": {JID: "juliet@localhost/balcony", Password: clientPassword},
-		"chamber": {JID: "juliet@localhost/chamber", Password: clientPassword},
-		"romeo":   {JID: "romeo@localhost/garden", Password: clientPassword},
-	}
+	s, clients := verona(t)
 	res := runScript(t, "testdata/slixservices.py", s, clients, []step{
 		{"client": "balcony", "op": "connect"},
 		{"client": "balcony", "op": "carbons"},
@@ -57,14 +48,35 @@ func TestSlixmppCarbons(t *testing.T) {
 			t.Errorf("carbon wrapped from %q, want the bare JID", r.str("wrapper_from"))
 		}
 	}
+	wantMetrics(t, s, "herald_carbons_sent_total 1", "herald_carbons_received_total 2")
+}
+
+// verona starts a server with two accounts for the account-service
+// scenarios: juliet on two resources (balcony, chamber) and romeo.
+func verona(t *testing.T) (server, map[string]clientSpec) {
+	t.Helper()
+	needSlixmpp(t)
+	s := startInProcess(t).server()
+	s.addUser(t, "juliet@localhost", clientPassword)
+	s.addUser(t, "romeo@localhost", clientPassword)
+	return s, map[string]clientSpec{
+		"balcony": {JID: "juliet@localhost/balcony", Password: clientPassword},
+		"chamber": {JID: "juliet@localhost/chamber", Password: clientPassword},
+		"romeo":   {JID: "romeo@localhost/garden", Password: clientPassword},
+	}
+}
+
+// wantMetrics checks that the server's metrics hold each line.
+func wantMetrics(t *testing.T, s server, lines ...string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var metrics strings.Builder
 	if err := s.client().Metrics(ctx, &metrics); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"herald_carbons_sent_total 1\n", "herald_carbons_received_total 2\n"} {
-		if !strings.Contains(metrics.String(), want) {
+	for _, want := range lines {
+		if !strings.Contains(metrics.String(), want+"\n") {
 			t.Errorf("metrics lack %q", want)
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/heraldxmpp/herald/cmd/internal/config"
 	"github.com/heraldxmpp/herald/consensus"
 	"github.com/heraldxmpp/herald/delivery"
+	"github.com/heraldxmpp/herald/delivery/blocking"
 	"github.com/heraldxmpp/herald/delivery/carbons"
 	"github.com/heraldxmpp/herald/delivery/disco"
 	"github.com/heraldxmpp/herald/delivery/gate"
@@ -44,6 +45,7 @@ type daemon struct {
 	router   *delivery.Router
 	roster   *rosterservice.Service
 	carbons  *carbons.Service
+	blocking *blocking.Service
 	sessions *delivery.Cluster // nil without a cluster port, and so is departed
 	departed *departures
 	c2s      *c2s.Server
@@ -223,12 +225,14 @@ func (d *daemon) createDelivery(domains map[string]bool) {
 	}
 	d.createRoster()
 	d.carbons = &carbons.Service{Registry: reg}
+	d.createBlocking()
 	mux.Add(
 		&disco.Disco{Name: "Herald"},
 		disco.Ping{},
 		disco.Version{Name: "Herald", Version: version},
 		d.roster,
-		// Hooks run in this order: carbons copies what earlier hooks let through.
+		// Hooks run in this order: blocking refuses before carbons copies.
+		d.blocking,
 		d.carbons,
 	)
 	// XEP-0160: the router keeps messages for accounts with no available
@@ -506,6 +510,7 @@ func (b *backend) Status(ctx context.Context) (ops.Status, error) {
 func (d *daemon) metricsOfParts() []ops.Metric {
 	rs := d.roster.Stats()
 	cs := d.carbons.Stats()
+	bs := d.blocking.Stats()
 	return []ops.Metric{
 		{Name: "herald_roster_subscribe_buckets", Value: int64(rs.SubscribeBuckets),
 			Help: "Per-account subscribe rate buckets held (bounded; least recently used evicted)."},
@@ -515,6 +520,14 @@ func (d *daemon) metricsOfParts() []ops.Metric {
 			Help: "Entities remembered as having directed presence from a resource on this node."},
 		{Name: "herald_presence_directed_refused_total", Counter: true, Value: int64(rs.DirectedRefused),
 			Help: "Directed presence refused because the resource had reached its bound."},
+		{Name: "herald_blocking_refused_in_total", Counter: true, Value: int64(bs.RefusedIn),
+			Help: "Stanzas from blocked JIDs not delivered to the account (XEP-0191)."},
+		{Name: "herald_blocking_refused_out_total", Counter: true, Value: int64(bs.RefusedOut),
+			Help: "Stanzas an account sent to JIDs it blocks, not routed (XEP-0191)."},
+		{Name: "herald_blocking_read_failures_total", Counter: true, Value: int64(bs.ReadFailures),
+			Help: "Blocklist checks that could not read the list; the stanza passed."},
+		{Name: "herald_blocking_limit", Value: int64(d.cfg.Limits.BlockedJIDs),
+			Help: "The cap on one account's blocked JIDs (limits.blocked_jids)."},
 		{Name: "herald_carbons_sent_total", Counter: true, Value: int64(cs.Sent),
 			Help: "Message Carbons <sent/> copies (XEP-0280) handed to an account's other resources."},
 		{Name: "herald_carbons_received_total", Counter: true, Value: int64(cs.Received),
