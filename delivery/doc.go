@@ -84,6 +84,9 @@
 //     stanza (refused or dropped it), and routing stops there.
 //   - Delivered sees a message after delivery, with the resources that
 //     took it (none when it was kept offline).
+//   - Stanzas that reach a local resource without Route (the roster
+//     layer's presence between local accounts) pass Router.Admit, which
+//     runs the same Out and In hooks.
 //   - Hooks run in registration order (cmd/heraldd's Add order, so a
 //     blocking list that refuses a message runs before the carbons that
 //     would copy it), on the routing path, and must not block. With no

@@ -80,6 +80,23 @@ func (r *Router) delivered(st *stanza.Element, from, to jid.JID, got []Resource)
 	}
 }
 
+// Admit runs the hooks for a stanza that reaches a local resource without
+// Route (the roster layer's presence between local accounts): Out when
+// from is a resource of a local account, In when to is an existing local
+// account. It reports false when a hook disposed of the stanza.
+func (r *Router) Admit(st *stanza.Element, from, to jid.JID) bool {
+	if len(r.Services.hookList()) == 0 {
+		return true
+	}
+	if r.sentByAccount(from) && !r.out(st, from, to) {
+		return false
+	}
+	if to.Local() != "" && r.IsLocal(to.Domain()) && r.exists(to.Bare()) {
+		return r.in(st, from, to)
+	}
+	return true
+}
+
 // sentByAccount reports whether from is a resource of a local account:
 // the stanzas Out hooks see.
 func (r *Router) sentByAccount(from jid.JID) bool {

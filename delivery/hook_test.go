@@ -137,3 +137,31 @@ func TestNoHookNoAllocation(t *testing.T) {
 		t.Fatalf("%v allocations per route", n)
 	}
 }
+
+func TestAdmit(t *testing.T) {
+	f, log := hookFixture(t)
+	pres := func(from, to string) *stanza.Element {
+		return stanza.NewElement(stanza.NSClient, "presence").Set("from", from).Set("to", to)
+	}
+	// Between two local accounts: Out then In.
+	if !f.r.Admit(pres("alice@example.org/home", "bob@example.org/one"), jid.MustParse("alice@example.org/home"), jid.MustParse("bob@example.org/one")) {
+		t.Fatal("refused")
+	}
+	want := []string{
+		"A out presence alice@example.org/home>bob@example.org/one", "B out presence alice@example.org/home>bob@example.org/one",
+		"A in presence alice@example.org/home>bob@example.org/one", "B in presence alice@example.org/home>bob@example.org/one",
+	}
+	if !slices.Equal(*log, want) {
+		t.Fatalf("hooks saw %q", *log)
+	}
+	// From a remote entity to nobody: no hook.
+	*log = nil
+	if !f.r.Admit(pres("carol@remote.example/x", "nobody@example.org"), jid.MustParse("carol@remote.example/x"), jid.MustParse("nobody@example.org")) || len(*log) != 0 {
+		t.Fatalf("hooks saw %q", *log)
+	}
+	// A refusal is reported.
+	st := pres("alice@example.org/home", "bob@example.org").Append(stanza.NewElement(stanza.NSClient, "body").AppendText("stop-b:in"))
+	if f.r.Admit(st, jid.MustParse("alice@example.org/home"), jid.MustParse("bob@example.org")) {
+		t.Fatal("admitted what B refused")
+	}
+}

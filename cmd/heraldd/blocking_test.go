@@ -24,6 +24,9 @@ func TestSlixmppBlocking(t *testing.T) {
 		{"client": "romeo", "op": "expect_error", "condition": "service-unavailable"},
 		{"client": "balcony", "op": "expect_none"},
 		{"client": "chamber", "op": "expect_none"},
+		// Nor does his presence reach her, though it never passes Route.
+		{"client": "romeo", "op": "presence_to", "to": "juliet@localhost/balcony"},
+		{"client": "balcony", "op": "expect_no_presence", "from_bare": "romeo@localhost"},
 		// Juliet cannot write to him: not-acceptable with <blocked/>, and
 		// no sent carbon of the refused message.
 		{"client": "balcony", "op": "send", "to": "romeo@localhost/garden", "body": "art thou"},
@@ -36,11 +39,13 @@ func TestSlixmppBlocking(t *testing.T) {
 		{"client": "chamber", "op": "expect_push", "kind": "unblock", "jids": []string{"romeo@localhost"}},
 		{"client": "romeo", "op": "send", "to": "juliet@localhost/balcony", "body": "again"},
 		{"client": "balcony", "op": "expect", "body": "again"},
+		{"client": "romeo", "op": "presence_to", "to": "juliet@localhost/balcony"},
+		{"client": "balcony", "op": "expect_presence", "type": "available", "from_bare": "romeo@localhost"},
 		{"client": "balcony", "op": "blocklist", "items": []string{"tybalt@localhost"}},
 		{"client": "balcony", "op": "unblock"},
 		{"client": "chamber", "op": "expect_push", "kind": "unblock"},
 		{"client": "balcony", "op": "expect_push", "kind": "unblock"},
 		{"client": "chamber", "op": "blocklist", "items": []string{}},
 	})
-	wantMetrics(t, s, "herald_blocking_refused_in_total 1", "herald_blocking_refused_out_total 1", "herald_blocking_limit 1000")
+	wantMetrics(t, s, "herald_blocking_refused_in_total 2", "herald_blocking_refused_out_total 1", "herald_blocking_limit 1000")
 }

@@ -12,7 +12,9 @@ body: the plugin's event with the forwarded original), expect_error (a
 message error: condition, blocked: the urn:xmpp:blocking:errors child),
 expect_none (no message, carbon or error arrived before a ping's answer),
 blocklist (items: the exact sorted list), block (jids), unblock (jids;
-none means all), expect_push (kind block or unblock, jids), ping (to).
+none means all), expect_push (kind block or unblock, jids), presence_to
+(directed presence to), expect_presence (type, from_bare),
+expect_no_presence (none from from_bare before a ping's answer), ping (to).
 One JSON line is printed per step; the exit status is 0 only when every
 step passed.
 """
@@ -130,6 +132,15 @@ async def step_run(clients, sc, step, out):
             p = await asyncio.wait_for(c.presences.get(), TIMEOUT)
             if p["type"] == step["type"] and p["from"].bare == step["from_bare"]:
                 break
+    elif op == "presence_to":
+        c.make_presence(pto=step["to"]).send()
+        await c.plugin["xep_0199"].ping(jid=c.boundjid.domain, timeout=TIMEOUT)
+    elif op == "expect_no_presence":
+        await c.plugin["xep_0199"].ping(jid=c.boundjid.domain, timeout=TIMEOUT)
+        while not c.presences.empty():
+            p = c.presences.get_nowait()
+            if p["from"].bare == step["from_bare"]:
+                raise RuntimeError("unexpected presence from %s" % p["from"])
     elif op == "ping":
         await c.plugin["xep_0199"].ping(jid=step.get("to", c.boundjid.domain), timeout=TIMEOUT)
     else:
