@@ -81,3 +81,43 @@ func wantMetrics(t *testing.T, s server, lines ...string) {
 		}
 	}
 }
+
+// Carbons across a three-node cluster: the carbons flag of a resource is
+// known on the other nodes, so copies made where a message is routed reach
+// a carbons-enabled resource wherever it is connected.
+func TestClusterCarbons(t *testing.T) {
+	needSlixmpp(t)
+	c := startCluster(t, 17630)
+	n := c.nodes
+	n[0].addUser(t, "juliet@localhost", "password-juliet")
+	n[0].addUser(t, "romeo@localhost", "password-romeo")
+	waitUsers(t, n[1], []string{"juliet@localhost", "romeo@localhost"})
+	waitUsers(t, n[2], []string{"juliet@localhost", "romeo@localhost"})
+	spec := func(j, pw string) clientSpec {
+		return clientSpec{JID: j, Password: pw, Mech: "SCRAM-SHA-256", NoCB: true}
+	}
+	clients := map[string]fedClient{
+		"balcony": clientAt(n[0], spec("juliet@localhost/balcony", "password-juliet")),
+		"chamber": clientAt(n[1], spec("juliet@localhost/chamber", "password-juliet")),
+		"romeo":   clientAt(n[2], spec("romeo@localhost/garden", "password-romeo")),
+	}
+	runScript(t, "testdata/slixservices.py", n[0].server, clients, []step{
+		{"client": "balcony", "op": "connect"},
+		{"client": "balcony", "op": "carbons"},
+		{"client": "balcony", "op": "presence"},
+		{"client": "chamber", "op": "connect"},
+		{"client": "chamber", "op": "carbons"},
+		{"client": "chamber", "op": "presence"},
+		{"client": "romeo", "op": "connect"},
+		{"client": "romeo", "op": "presence"},
+		// Routed on n3 to n1; the received copy goes from n3 to n2.
+		{"client": "romeo", "op": "send", "to": "juliet@localhost/balcony", "body": "from n3"},
+		{"client": "balcony", "op": "expect", "body": "from n3"},
+		{"client": "chamber", "op": "expect_carbon", "dir": "received", "body": "from n3"},
+		// Sent on n2; the sent copy goes to n1.
+		{"client": "chamber", "op": "send", "to": "romeo@localhost/garden", "body": "from n2"},
+		{"client": "romeo", "op": "expect", "body": "from n2"},
+		{"client": "balcony", "op": "expect_carbon", "dir": "sent", "body": "from n2"},
+		{"client": "chamber", "op": "expect_none"},
+	})
+}

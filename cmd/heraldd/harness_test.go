@@ -202,8 +202,10 @@ func runSlixmpp(t *testing.T, s server, clients map[string]clientSpec, steps []s
 	return runScript(t, "testdata/slixclient.py", s, clients, steps)
 }
 
-// runScript is runSlixmpp with another scenario runner of testdata.
-func runScript(t *testing.T, script string, s server, clients map[string]clientSpec, steps []step) []result {
+// runScript is runSlixmpp with another scenario runner of testdata;
+// clients is a map of clientSpec, or of fedClient for clients of other
+// servers than s.
+func runScript(t *testing.T, script string, s server, clients any, steps []step) []result {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(s.c2s)
 	_, tport, _ := net.SplitHostPort(s.c2sTLS)

@@ -5,7 +5,7 @@ Message Carbons (xep_0280) and XEP-0191 Blocking Command (xep_0191).
 Usage: slixservices.py SCENARIO.json
 
 The scenario has the shape slixclient.py reads (host, port, cafile,
-clients, steps). Ops: connect, presence, carbons (enable through the
+clients, steps; a client may carry its own host, port and cafile). Ops: connect, presence, carbons (enable through the
 plugin), send (to, body, type, private: adds <private/> and <no-copy/>),
 expect (a message: body, from_bare), expect_carbon (dir sent or received,
 body: the plugin's event with the forwarded original), expect_error (a
@@ -63,9 +63,10 @@ async def step_run(clients, sc, step, out):
     c = clients.get(name)
     if op == "connect":
         spec = sc["clients"][name]
-        c = ServiceClient(name, spec, sc["cafile"])
+        srv = lambda k: spec.get(k, sc.get(k))  # a client may name its own server
+        c = ServiceClient(name, spec, srv("cafile"))
         clients[name] = c
-        c.connect((sc["host"], sc["port"]))
+        c.connect((srv("host"), srv("port")))
         await asyncio.wait_for(c.started.wait(), TIMEOUT)
         if c.failed:
             raise RuntimeError(c.failed)
