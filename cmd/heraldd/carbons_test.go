@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,38 +12,31 @@ import (
 // account with carbons enabled, and a contact.
 func TestSlixmppCarbons(t *testing.T) {
 	s, clients := verona(t)
-	res := runScript(t, "testdata/slixservices.py", s, clients, []step{
-		{"client": "balcony", "op": "connect"},
-		{"client": "balcony", "op": "carbons"},
-		{"client": "balcony", "op": "presence", "priority": 5},
-		{"client": "chamber", "op": "connect"},
-		{"client": "chamber", "op": "carbons"},
-		{"client": "chamber", "op": "presence", "priority": 1},
-		{"client": "romeo", "op": "connect"},
-		{"client": "romeo", "op": "presence"},
-		// A message from a contact to one resource: a received carbon on
-		// the other.
-		{"client": "romeo", "op": "send", "to": "juliet@localhost/balcony", "body": "But soft"},
-		{"client": "balcony", "op": "expect", "body": "But soft", "from_bare": "romeo@localhost"},
-		{"client": "chamber", "op": "expect_carbon", "dir": "received", "body": "But soft"},
-		// To the bare JID: the highest priority gets it, the other a copy.
-		{"client": "romeo", "op": "send", "to": "juliet@localhost", "body": "what light"},
-		{"client": "balcony", "op": "expect", "body": "what light"},
-		{"client": "chamber", "op": "expect_carbon", "dir": "received", "body": "what light"},
-		// A message one resource sends: a sent carbon on the other.
-		{"client": "chamber", "op": "send", "to": "romeo@localhost/garden", "body": "Ay me"},
-		{"client": "romeo", "op": "expect", "body": "Ay me"},
-		{"client": "balcony", "op": "expect_carbon", "dir": "sent", "body": "Ay me"},
-		{"client": "chamber", "op": "expect_none"},
-		// A private one is not copied, either way.
-		{"client": "chamber", "op": "send", "to": "romeo@localhost/garden", "body": "hush", "private": true},
-		{"client": "romeo", "op": "expect", "body": "hush"},
-		{"client": "balcony", "op": "expect_none"},
-		{"client": "romeo", "op": "send", "to": "juliet@localhost/chamber", "body": "sh", "private": true},
-		{"client": "chamber", "op": "expect", "body": "sh"},
-		{"client": "balcony", "op": "expect_none"},
-		{"client": "romeo", "op": "expect_none"},
-	})
+	res := runScript(t, "testdata/slixservices.py", s, clients, slices.Concat(
+		arrive("balcony", true, 5), arrive("chamber", true, 1), arrive("romeo", false, 0), []step{
+			// A message from a contact to one resource: a received carbon on
+			// the other.
+			{"client": "romeo", "op": "send", "to": "juliet@localhost/balcony", "body": "But soft"},
+			{"client": "balcony", "op": "expect", "body": "But soft", "from_bare": "romeo@localhost"},
+			{"client": "chamber", "op": "expect_carbon", "dir": "received", "body": "But soft"},
+			// To the bare JID: the highest priority gets it, the other a copy.
+			{"client": "romeo", "op": "send", "to": "juliet@localhost", "body": "what light"},
+			{"client": "balcony", "op": "expect", "body": "what light"},
+			{"client": "chamber", "op": "expect_carbon", "dir": "received", "body": "what light"},
+			// A message one resource sends: a sent carbon on the other.
+			{"client": "chamber", "op": "send", "to": "romeo@localhost/garden", "body": "Ay me"},
+			{"client": "romeo", "op": "expect", "body": "Ay me"},
+			{"client": "balcony", "op": "expect_carbon", "dir": "sent", "body": "Ay me"},
+			{"client": "chamber", "op": "expect_none"},
+			// A private one is not copied, either way.
+			{"client": "chamber", "op": "send", "to": "romeo@localhost/garden", "body": "hush", "private": true},
+			{"client": "romeo", "op": "expect", "body": "hush"},
+			{"client": "balcony", "op": "expect_none"},
+			{"client": "romeo", "op": "send", "to": "juliet@localhost/chamber", "body": "sh", "private": true},
+			{"client": "chamber", "op": "expect", "body": "sh"},
+			{"client": "balcony", "op": "expect_none"},
+			{"client": "romeo", "op": "expect_none"},
+		}))
 	for _, r := range res {
 		if r["op"] == "expect_carbon" && r.str("wrapper_from") != "juliet@localhost" {
 			t.Errorf("carbon wrapped from %q, want the bare JID", r.str("wrapper_from"))
@@ -64,6 +58,16 @@ func verona(t *testing.T) (server, map[string]clientSpec) {
 		"chamber": {JID: "juliet@localhost/chamber", Password: clientPassword},
 		"romeo":   {JID: "romeo@localhost/garden", Password: clientPassword},
 	}
+}
+
+// arrive logs client in, enables carbons when asked, and sends available
+// presence at prio.
+func arrive(client string, carbons bool, prio int) []step {
+	steps := []step{{"client": client, "op": "connect"}}
+	if carbons {
+		steps = append(steps, step{"client": client, "op": "carbons"})
+	}
+	return append(steps, step{"client": client, "op": "presence", "priority": prio})
 }
 
 // wantMetrics checks that the server's metrics hold each line.
@@ -101,23 +105,16 @@ func TestClusterCarbons(t *testing.T) {
 		"chamber": clientAt(n[1], spec("juliet@localhost/chamber", "password-juliet")),
 		"romeo":   clientAt(n[2], spec("romeo@localhost/garden", "password-romeo")),
 	}
-	runScript(t, "testdata/slixservices.py", n[0].server, clients, []step{
-		{"client": "balcony", "op": "connect"},
-		{"client": "balcony", "op": "carbons"},
-		{"client": "balcony", "op": "presence"},
-		{"client": "chamber", "op": "connect"},
-		{"client": "chamber", "op": "carbons"},
-		{"client": "chamber", "op": "presence"},
-		{"client": "romeo", "op": "connect"},
-		{"client": "romeo", "op": "presence"},
-		// Routed on n3 to n1; the received copy goes from n3 to n2.
-		{"client": "romeo", "op": "send", "to": "juliet@localhost/balcony", "body": "from n3"},
-		{"client": "balcony", "op": "expect", "body": "from n3"},
-		{"client": "chamber", "op": "expect_carbon", "dir": "received", "body": "from n3"},
-		// Sent on n2; the sent copy goes to n1.
-		{"client": "chamber", "op": "send", "to": "romeo@localhost/garden", "body": "from n2"},
-		{"client": "romeo", "op": "expect", "body": "from n2"},
-		{"client": "balcony", "op": "expect_carbon", "dir": "sent", "body": "from n2"},
-		{"client": "chamber", "op": "expect_none"},
-	})
+	runScript(t, "testdata/slixservices.py", n[0].server, clients, slices.Concat(
+		arrive("balcony", true, 0), arrive("chamber", true, 0), arrive("romeo", false, 0), []step{
+			// Routed on n3 to n1; the received copy goes from n3 to n2.
+			{"client": "romeo", "op": "send", "to": "juliet@localhost/balcony", "body": "from n3"},
+			{"client": "balcony", "op": "expect", "body": "from n3"},
+			{"client": "chamber", "op": "expect_carbon", "dir": "received", "body": "from n3"},
+			// Sent on n2; the sent copy goes to n1.
+			{"client": "chamber", "op": "send", "to": "romeo@localhost/garden", "body": "from n2"},
+			{"client": "romeo", "op": "expect", "body": "from n2"},
+			{"client": "balcony", "op": "expect_carbon", "dir": "sent", "body": "from n2"},
+			{"client": "chamber", "op": "expect_none"},
+		}))
 }
