@@ -1,8 +1,8 @@
 // Package consensus is Herald's replicated durable state: accounts, offline
 // messages, roster items and versions, pending subscription requests and
-// blocklists (XEP-0191) go
-// through a Raft log (hashicorp/raft, raft-boltdb/v2 as log and stable store,
-// raft.FileSnapshotStore) into a Pebble store, the FSM's state.
+// blocklists (XEP-0191) go through a Raft log (hashicorp/raft,
+// raft-boltdb/v2 as log and stable store, raft.FileSnapshotStore) into a
+// Pebble store, the FSM's state.
 //
 // Writes are commands: intents from a numbered, append-only catalogue
 // (CommandType) carrying every input, the time included. Propose commits one
