@@ -7,7 +7,9 @@ import (
 
 // XEP-0191 with slixmpp's own xep_0191 plugin against a real heraldd.
 func TestSlixmppBlocking(t *testing.T) {
-	s, clients := verona(t)
+	d, clients := verona(t)
+	s := d.server()
+	d.blocking.Max = 3
 	runScript(t, "testdata/slixservices.py", s, clients, slices.Concat(
 		arrive("balcony", false, 0), arrive("chamber", true, 0), arrive("romeo", false, 0), []step{
 			{"client": "balcony", "op": "blocklist", "items": []string{}},
@@ -15,6 +17,9 @@ func TestSlixmppBlocking(t *testing.T) {
 			// XEP-0191 3.3: a push to the account's resources.
 			{"client": "chamber", "op": "expect_push", "kind": "block", "jids": []string{"romeo@localhost", "tybalt@localhost"}},
 			{"client": "balcony", "op": "expect_push", "kind": "block", "jids": []string{"romeo@localhost", "tybalt@localhost"}},
+			{"client": "chamber", "op": "blocklist", "items": []string{"romeo@localhost", "tybalt@localhost"}},
+			// The cap (3 here): two more would make four; nothing is kept.
+			{"client": "chamber", "op": "block", "jids": []string{"paris@localhost", "capulet.example"}, "error": "policy-violation"},
 			{"client": "chamber", "op": "blocklist", "items": []string{"romeo@localhost", "tybalt@localhost"}},
 			// Romeo's messages are refused as if juliet were offline.
 			{"client": "romeo", "op": "send", "to": "juliet@localhost", "body": "wherefore"},
@@ -44,5 +49,5 @@ func TestSlixmppBlocking(t *testing.T) {
 			{"client": "balcony", "op": "expect_push", "kind": "unblock"},
 			{"client": "chamber", "op": "blocklist", "items": []string{}},
 		}))
-	wantMetrics(t, s, "herald_blocking_refused_in_total 2", "herald_blocking_refused_out_total 1", "herald_blocking_limit 1000")
+	wantMetrics(t, s, "herald_blocking_refused_in_total 2", "herald_blocking_refused_out_total 1", "herald_blocking_limit 3", "herald_blocking_full_total 1")
 }

@@ -11,7 +11,8 @@ import (
 // XEP-0280 with slixmpp's own xep_0280 plugin: two resources of one
 // account with carbons enabled, and a contact.
 func TestSlixmppCarbons(t *testing.T) {
-	s, clients := verona(t)
+	d, clients := verona(t)
+	s := d.server()
 	res := runScript(t, "testdata/slixservices.py", s, clients, slices.Concat(
 		arrive("balcony", true, 5), arrive("chamber", true, 1), arrive("romeo", false, 0), []step{
 			// A message from a contact to one resource: a received carbon on
@@ -47,13 +48,14 @@ func TestSlixmppCarbons(t *testing.T) {
 
 // verona starts a server with two accounts for the account-service
 // scenarios: juliet on two resources (balcony, chamber) and romeo.
-func verona(t *testing.T) (server, map[string]clientSpec) {
+func verona(t *testing.T) (*daemon, map[string]clientSpec) {
 	t.Helper()
 	needSlixmpp(t)
-	s := startInProcess(t).server()
+	d := startInProcess(t)
+	s := d.server()
 	s.addUser(t, "juliet@localhost", clientPassword)
 	s.addUser(t, "romeo@localhost", clientPassword)
-	return s, map[string]clientSpec{
+	return d, map[string]clientSpec{
 		"balcony": {JID: "juliet@localhost/balcony", Password: clientPassword},
 		"chamber": {JID: "juliet@localhost/chamber", Password: clientPassword},
 		"romeo":   {JID: "romeo@localhost/garden", Password: clientPassword},

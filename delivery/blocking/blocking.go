@@ -50,8 +50,8 @@ type Service struct {
 	PresenceAllowed func(user, contact jid.JID) bool
 	Log             *slog.Logger
 
-	refusedIn, refusedOut, readFailures, pushes atomic.Uint64
-	pushID                                      atomic.Uint64
+	refusedIn, refusedOut, readFailures, pushes, full atomic.Uint64
+	pushID                                            atomic.Uint64
 }
 
 // Stats are the service's counters since start.
@@ -63,13 +63,18 @@ type Stats struct {
 	ReadFailures uint64
 	// Pushes counts blocklist pushes handed to resources.
 	Pushes uint64
+	// Full counts blocks refused because the list would pass Max.
+	Full uint64
 }
 
 // Stats returns the counters.
 func (s *Service) Stats() Stats {
 	return Stats{RefusedIn: s.refusedIn.Load(), RefusedOut: s.refusedOut.Load(),
-		ReadFailures: s.readFailures.Load(), Pushes: s.pushes.Load()}
+		ReadFailures: s.readFailures.Load(), Pushes: s.pushes.Load(), Full: s.full.Load()}
 }
+
+// Limit is the cap in force on an account's list.
+func (s *Service) Limit() int { return s.max() }
 
 func (s *Service) max() int {
 	if s.Max > 0 {
@@ -153,7 +158,7 @@ func (s *Service) change(iq, payload *stanza.Element, from, to jid.JID) (*stanza
 		if len(jids) == s.max() {
 			// More items than any list may hold: refused before parsing
 			// or proposing any more of them.
-			return nil, stanza.NewError(stanza.PolicyViolation, "a blocklist holds at most "+strconv.Itoa(s.max())+" JIDs")
+			return nil, s.tooMany()
 		}
 		j, err := jid.Parse(it.Get("jid"))
 		if err != nil {
@@ -168,7 +173,7 @@ func (s *Service) change(iq, payload *stanza.Element, from, to jid.JID) (*stanza
 	}
 	if err := s.Store.Change(to, unblock, jids, s.max()); err != nil {
 		if errors.Is(err, ErrFull) {
-			return nil, stanza.NewError(stanza.PolicyViolation, "a blocklist holds at most "+strconv.Itoa(s.max())+" JIDs")
+			return nil, s.tooMany()
 		}
 		s.logger().Warn("blocking: changing a blocklist failed", "user", to.String(), "err", err)
 		return nil, stanza.NewError(stanza.InternalServerError, "the blocklist could not be changed")
@@ -176,6 +181,12 @@ func (s *Service) change(iq, payload *stanza.Element, from, to jid.JID) (*stanza
 	s.push(to, payload.Name.Local, jids)
 	s.presence(to, unblock, jids)
 	return reply(iq, from, to), nil
+}
+
+// tooMany is the answer to a block past the cap, counted.
+func (s *Service) tooMany() *stanza.Error {
+	s.full.Add(1)
+	return stanza.NewError(stanza.PolicyViolation, "a blocklist holds at most "+strconv.Itoa(s.max())+" JIDs")
 }
 
 // push tells every resource of user what changed (XEP-0191 3.3-3.5): an

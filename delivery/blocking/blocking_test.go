@@ -196,6 +196,9 @@ func TestBlocklistIQs(t *testing.T) {
 	if l, _ := e.store.Blocklist(jid.MustParse("alice@example.org")); len(l) != 2 {
 		t.Fatalf("refused blocks changed the list: %q", l)
 	}
+	if st := e.svc.Stats(); st.Full != 2 {
+		t.Errorf("stats %+v, want 2 refused at the cap", st)
+	}
 	a1.take()
 	a2.take()
 

@@ -11,7 +11,8 @@ expect (a message: body, from_bare), expect_carbon (dir sent or received,
 body: the plugin's event with the forwarded original), expect_error (a
 message error: condition, blocked: the urn:xmpp:blocking:errors child),
 expect_none (no message, carbon or error arrived before a ping's answer),
-blocklist (items: the exact sorted list), block (jids), unblock (jids;
+blocklist (items: the exact sorted list), block (jids; error: the
+condition expected instead of a result), unblock (jids;
 none means all), expect_push (kind block or unblock, jids), presence_to
 (directed presence to), expect_presence (type, from_bare),
 expect_no_presence (none from from_bare before a ping's answer), ping (to).
@@ -115,7 +116,18 @@ async def step_run(clients, sc, step, out):
         if out["items"] != sorted(step["items"]):
             raise RuntimeError("blocklist %s, want %s" % (out["items"], sorted(step["items"])))
     elif op == "block":
-        await c.plugin["xep_0191"].block(step["jids"], timeout=TIMEOUT)
+        try:
+            await c.plugin["xep_0191"].block(step["jids"], timeout=TIMEOUT)
+        except IqError as e:
+            # slixmpp's condition list lacks policy-violation: read the XML.
+            err = e.iq.xml.find("{jabber:client}error")
+            out["condition"] = next((x.tag.split("}")[1] for x in err
+                                     if x.tag.startswith("{urn:ietf:params:xml:ns:xmpp-stanzas}") and not x.tag.endswith("}text")), "")
+            if out["condition"] != step.get("error"):
+                raise
+        else:
+            if "error" in step:
+                raise RuntimeError("block accepted, want %s" % step["error"])
     elif op == "unblock":
         if step.get("jids"):
             await c.plugin["xep_0191"].unblock(step["jids"], timeout=TIMEOUT)
