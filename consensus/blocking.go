@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -164,7 +165,9 @@ func (n *Node) Blocklist(user string) ([]string, error) {
 	return out, err
 }
 
-// Blocked reports whether user blocks any of jids: one point read each.
+// Blocked reports whether user blocks any of jids. It is the check on the
+// routing path, so it costs one seek for a user who blocks nobody (the
+// usual case) and one seek per JID otherwise, on one iterator.
 func (n *Node) Blocked(user string, jids ...string) (bool, error) {
 	if err := validName(user); err != nil {
 		return false, err
@@ -174,10 +177,21 @@ func (n *Node) Blocked(user string, jids ...string) (bool, error) {
 		return false, err
 	}
 	defer done()
-	for _, j := range jids {
-		if _, ok, err := get(n.db, blockKey(user, j)); err != nil || ok {
-			return ok, err
+	prefix := blockPrefix(user)
+	it, err := n.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return false, err
+	}
+	found := false
+	if it.First() {
+		key := prefix
+		for _, j := range jids {
+			key = append(key[:len(prefix)], j...)
+			if it.SeekGE(key) && bytes.Equal(it.Key(), key) {
+				found = true
+				break
+			}
 		}
 	}
-	return false, nil
+	return found, errors.Join(it.Error(), it.Close())
 }

@@ -33,6 +33,16 @@ func TestBlockOp(t *testing.T) {
 	if ok, _ := n.Blocked("alice@localhost", "eve@example.org"); ok {
 		t.Fatal("alice blocks alice2's entry")
 	}
+	// Only whole entries match: "spam.example" blocks neither a longer
+	// JID it prefixes nor a shorter one.
+	for _, j := range []string{"spam.example/x", "spam.exampl", "mallory@example.org/phone"} {
+		if ok, err := n.Blocked("alice@localhost", j); ok || err != nil {
+			t.Errorf("Blocked(%s) = %v, %v", j, ok, err)
+		}
+	}
+	if ok, _ := n.Blocked("alice2@localhost", "mallory@example.org", "x@y", "eve@example.org"); !ok {
+		t.Fatal("the last form did not match")
+	}
 
 	// Past the cap: nothing of the command is kept; blocking a JID already
 	// blocked takes no room.
@@ -71,5 +81,25 @@ func TestBlockOp(t *testing.T) {
 	propose(t, n, CreateAccount{Name: "alice2@localhost", Secret: []byte("s"), Created: ts})
 	if got := blocklistOf(t, n, "alice2@localhost"); len(got) != 0 {
 		t.Fatalf("a new account inherits %q", got)
+	}
+}
+
+// BenchmarkBlocked is the enforcement read of one hook call: the four
+// match forms of a full JID, none blocked, for an account that blocks
+// nobody and for one that blocks a few JIDs.
+func BenchmarkBlocked(b *testing.B) {
+	n := open(b, b.TempDir(), memState)
+	propose(b, n, CreateAccount{Name: "alice@localhost", Secret: []byte("s"), Created: ts})
+	propose(b, n, CreateAccount{Name: "bob@localhost", Secret: []byte("s"), Created: ts})
+	propose(b, n, BlockOp{User: "alice@localhost", JIDs: []string{"mallory@example.org", "spam.example", "eve@example.org"}})
+	for _, user := range []string{"bob@localhost", "alice@localhost"} {
+		b.Run(user, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if ok, err := n.Blocked(user, "bob@example.org/phone", "bob@example.org", "example.org/phone", "example.org"); ok || err != nil {
+					b.Fatal(ok, err)
+				}
+			}
+		})
 	}
 }
