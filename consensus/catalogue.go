@@ -25,6 +25,7 @@ const (
 	TypeRosterOp      CommandType = 6 // roster.go
 	TypeNodeIdentity  CommandType = 7 // identity.go
 	TypeKeyed         CommandType = 8 // keyed.go
+	TypeBlockOp       CommandType = 9 // blocking.go
 )
 
 // baseLevel is the feature level every Herald binary with a cluster port

@@ -39,6 +39,7 @@ var samples = []Command{
 	},
 	NodeIdentity{Node: "n2", Identity: "T4XQKZ7B2VJ5M3NPLW6YDRHC4A"},
 	Keyed{Origin: "n1", Seq: 1_700_000_000_000_000_001, Cmd: DeleteOffline{User: "alice@localhost", UpTo: 300}},
+	BlockOp{User: "alice@localhost", JIDs: []string{"mallory@example.org", "spam.example/bot"}, Max: 1000},
 }
 
 func goldenPath(c Command) string {

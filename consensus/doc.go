@@ -1,13 +1,15 @@
 // Package consensus is Herald's replicated durable state: accounts, offline
-// messages, roster items and versions, and pending subscription requests go
-// through a Raft log (hashicorp/raft, raft-boltdb/v2 as log and stable store,
-// raft.FileSnapshotStore) into a Pebble store, the FSM's state.
+// messages, roster items and versions, pending subscription requests and
+// blocklists (XEP-0191) go through a Raft log (hashicorp/raft,
+// raft-boltdb/v2 as log and stable store, raft.FileSnapshotStore) into a
+// Pebble store, the FSM's state.
 //
 // Writes are commands: intents from a numbered, append-only catalogue
 // (CommandType) carrying every input, the time included. Propose commits one
 // and returns the FSM's typed Result or a domain error (ErrExists,
-// ErrNotFound, ErrOfflineFull, ErrPendingFull, *roster.SetError). Reads
-// (Account, Accounts, Offline, Roster...) go to the local Pebble directly.
+// ErrNotFound, ErrOfflineFull, ErrPendingFull, ErrBlocklistFull,
+// *roster.SetError). Reads (Account, Accounts, Offline, Roster, Blocklist,
+// Blocked...) go to the local Pebble directly.
 //
 // Without Config.ClusterAddr a Node is a single node that bootstraps itself
 // on an in-memory Raft transport. With it, the Node is a cluster member:

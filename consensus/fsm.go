@@ -252,7 +252,8 @@ func (f *fsm) applyOne(t *tx, index uint64, c Command) (resp response, clean boo
 func isDomain(err error) bool {
 	var se *roster.SetError
 	return errors.Is(err, ErrExists) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrOfflineFull) ||
-		errors.Is(err, ErrPendingFull) || errors.Is(err, ErrKeyExpired) || errors.As(err, &se)
+		errors.Is(err, ErrPendingFull) || errors.Is(err, ErrBlocklistFull) || errors.Is(err, ErrKeyExpired) ||
+		errors.As(err, &se)
 }
 
 // Snapshot makes Pebble's WAL durable and captures a Pebble snapshot.

@@ -40,6 +40,9 @@ import (
 //	                                         the stanza as received, and when
 //	    ... 'v'                           -> roster version, item and pending
 //	                                         counts (see roster.go)
+//	    ... 'b' jid                       -> blocked JID (XEP-0191): a version
+//	                                         byte; the JID as the user gave
+//	                                         it, canonical (see blocking.go)
 //
 // The user prefix puts the domainpart first so that Accounts(domain) is one
 // prefix scan. NUL terminates each part: account names never contain NUL
@@ -64,6 +67,7 @@ const (
 	kindRoster  = 'r'
 	kindRequest = 'p'
 	kindCounts  = 'v'
+	kindBlock   = 'b'
 )
 
 var (
@@ -119,6 +123,10 @@ func counterKey(name string) []byte { return userKey(name, kindCounter) }
 func rosterItemPrefix(user string) []byte    { return userKey(user, kindRoster) }
 func rosterRequestPrefix(user string) []byte { return userKey(user, kindRequest) }
 func rosterCountsKey(user string) []byte     { return userKey(user, kindCounts) }
+
+func blockPrefix(user string) []byte { return userKey(user, kindBlock) }
+
+func blockKey(user, jid string) []byte { return append(blockPrefix(user), jid...) }
 
 func rosterItemKey(user, contact string) []byte {
 	return append(rosterItemPrefix(user), contact...)

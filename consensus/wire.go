@@ -92,8 +92,9 @@ const (
 	codeUnsafe      byte = 14 // ErrUnsafe
 	codeUnsupported byte = 15 // ErrUnsupported: nothing proposed
 	codeNotApplied  byte = 16 // ErrNotApplied: refused before proposing
+	codeBlockFull   byte = 17 // ErrBlocklistFull
 
-	maxCode = codeNotApplied
+	maxCode = codeBlockFull
 )
 
 // request is one forwarded operation.
@@ -277,6 +278,8 @@ func wireError(err error) (code byte, msg string, se *roster.SetError) {
 		return codeOfflineFull, msg, nil
 	case errors.Is(err, ErrPendingFull):
 		return codePendingFull, msg, nil
+	case errors.Is(err, ErrBlocklistFull):
+		return codeBlockFull, msg, nil
 	case errors.Is(err, ErrInvalid):
 		return codeInvalid, msg, nil
 	case errors.Is(err, ErrCorrupt):
@@ -304,6 +307,8 @@ func wireErr(code byte, msg string, se *roster.SetError) error {
 		kind = ErrOfflineFull
 	case codePendingFull:
 		kind = ErrPendingFull
+	case codeBlockFull:
+		kind = ErrBlocklistFull
 	case codeInvalid:
 		kind = ErrInvalid
 	case codeCorrupt:

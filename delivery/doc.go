@@ -17,8 +17,9 @@
 //
 // Its subpackages hold the shared XMPP primitives: jid (RFC 7622
 // addresses), stanza (the element tree and stanza errors) and xmlstream
-// (the restricted-XML stream reader and writer); and the first services:
-// disco (XEP-0030 discovery, XEP-0199 ping, XEP-0092 version).
+// (the restricted-XML stream reader and writer); and the services: disco
+// (XEP-0030 discovery, XEP-0199 ping, XEP-0092 version), carbons
+// (XEP-0280) and blocking (XEP-0191).
 //
 // # Services
 //
@@ -73,15 +74,36 @@
 //	mux := delivery.NewMux().Add(&disco.Disco{Name: "Herald"}, disco.Ping{}, echo.Service{})
 //	router := &delivery.Router{Services: mux /* , ... */}
 //
-// Message and presence hooks for account services (a message archive, a
-// blocking list) are not part of the seam yet; presence subscriptions and
-// probes reach the roster through Router.Presence.
+// Account services that act on the stanzas an account sends and receives
+// rather than on IQs (carbons, blocking; later an archive, client state
+// indication, push) add a Hook (hook.go) through the same Mux:
+//
+//   - Out sees a message, presence or IQ a local resource sends, before
+//     routing; In sees a stanza for an existing local account, before the
+//     RFC 6121 8.5 rules; either returns false when it disposed of the
+//     stanza (refused or dropped it), and routing stops there.
+//   - Delivered sees a message after delivery, with the resources that
+//     took it (none when it was kept offline).
+//   - Stanzas that reach a local resource without Route (the roster
+//     layer's presence between local accounts) pass Router.Admit, which
+//     runs the same Out and In hooks.
+//   - Hooks run in registration order (cmd/heraldd's Add order, so a
+//     blocking list that refuses a message runs before the carbons that
+//     would copy it), on the routing path, and must not block. With no
+//     hook registered the router allocates nothing for them.
+//   - A hook that needs per-resource state the whole cluster must see
+//     keeps it in the Registry's Resource (Carbons), which every node
+//     announces to the others.
+//
+// Presence subscriptions and probes reach the roster through
+// Router.Presence.
 //
 // Invariants:
 //   - The router never blocks on a recipient: Sink.Deliver queues or
-//     refuses at once, and so does Component.HandleStanza. Raft and Pebble
-//     are touched only to store a message for an account with no available
-//     resource.
+//     refuses at once, and so does Component.HandleStanza. The router
+//     touches Raft only to store a message for an account with no
+//     available resource; a hook may read this node's replicated state
+//     (the blocking list: a local point read, never a Raft round trip).
 //   - Stanzas reach the router with 'from' already stamped by the stream
 //     that received them; the router never trusts a client's 'from'.
 //   - The 'to' of a delivered stanza is never rewritten (RFC 6121 8.5.2).

@@ -35,6 +35,10 @@ type Resource struct {
 	// Interested is true once the resource has requested the roster
 	// (RFC 6121 2.1.6, "interested resource").
 	Interested bool
+	// Carbons is true while the resource has Message Carbons enabled
+	// (XEP-0280 4); the carbons service sets it, and like the fields
+	// above it is known on every node of the cluster.
+	Carbons bool
 	// Presence is the last available presence the resource broadcast,
 	// what a probe or a new subscriber is answered with (RFC 6121 4.3.2).
 	Presence *stanza.Element
@@ -175,7 +179,7 @@ func (r *Registry) Update(full jid.JID, fn func(*Resource)) (before, after Resou
 	after = list[i]
 	if c := r.cluster.Load(); c != nil && (before.Available != after.Available ||
 		before.Priority != after.Priority || before.Interested != after.Interested ||
-		before.Presence != after.Presence) {
+		before.Carbons != after.Carbons || before.Presence != after.Presence) {
 		c.announce(after, false)
 	}
 	return before, after, true

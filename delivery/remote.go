@@ -23,7 +23,7 @@ import (
 // has gone meanwhile).
 //
 // Announcements. Every change of a local entry (Bind, Unbind, Update of
-// Available, Priority, Interested or Presence) is sent to every connected
+// Available, Priority, Interested, Carbons or Presence) is sent to every connected
 // peer under the registry's shard lock, so that the changes of one full JID
 // reach a peer in the order they were made. When a connection to a peer is
 // (re)established (PeerUp), the node sends a reset and its whole table:
@@ -58,7 +58,8 @@ import (
 //	kindDeliver string full JID | string stanza XML
 //
 // Strings are a uvarint length and the bytes; XML is serialized in the
-// jabber:client namespace; flags bit 0 is Available, bit 1 Interested.
+// jabber:client namespace; flags bit 0 is Available, bit 1 Interested,
+// bit 2 Carbons (a node that predates a bit reads it as unset).
 
 // PeerLink is the cluster's peer channel as the delivery layer sees it.
 // *consensus.Node satisfies it.
@@ -81,6 +82,7 @@ const (
 
 	flagAvailable  byte = 1
 	flagInterested byte = 2
+	flagCarbons    byte = 4
 
 	// syncBatch bounds the entries in one upsert of a full resync.
 	syncBatch = 256
@@ -188,6 +190,9 @@ func appendEntry(b []byte, res Resource) []byte {
 	}
 	if res.Interested {
 		flags |= flagInterested
+	}
+	if res.Carbons {
+		flags |= flagCarbons
 	}
 	b = append(b, flags, byte(res.Priority))
 	var x []byte
@@ -316,7 +321,8 @@ func (c *Cluster) handle(from string, msg []byte) error {
 				return fmt.Errorf("%w: JID %q", errWire, full)
 			}
 			res := Resource{JID: j, Sink: &remoteSink{c: c, node: from, full: j},
-				Available: flags&flagAvailable != 0, Interested: flags&flagInterested != 0, Priority: int8(prio)}
+				Available: flags&flagAvailable != 0, Interested: flags&flagInterested != 0,
+				Carbons: flags&flagCarbons != 0, Priority: int8(prio)}
 			if x != "" {
 				if res.Presence, err = c.parsePeer(x); err != nil {
 					return fmt.Errorf("%w: presence of %s: %w", errWire, full, err)

@@ -240,3 +240,27 @@ func FuzzClusterMessage(f *testing.F) {
 		c.PeerDown("b")
 	})
 }
+
+// The carbons flag of a resource is known on the other nodes.
+func TestClusterCarbonsFlag(t *testing.T) {
+	net := newFakeNet()
+	a, b := net.add("a"), net.add("b")
+	net.connect(a, b)
+	bindAt(t, a, "alice@example.org/home", p(0))
+	full := jid.MustParse("alice@example.org/home")
+	a.r.Registry.Update(full, func(r *Resource) { r.Carbons = true })
+	if r, ok := b.r.Registry.Get(full); !ok || !r.Carbons || !r.Available {
+		t.Fatalf("B's view after enabling: %+v %v", r, ok)
+	}
+	a.r.Registry.Update(full, func(r *Resource) { r.Carbons = false })
+	if r, _ := b.r.Registry.Get(full); r.Carbons {
+		t.Fatalf("B still sees carbons enabled")
+	}
+	// A node that joins later learns it from the full resync.
+	a.r.Registry.Update(full, func(r *Resource) { r.Carbons = true })
+	c := net.add("c")
+	net.connect(a, c)
+	if r, ok := c.r.Registry.Get(full); !ok || !r.Carbons {
+		t.Fatalf("C's view after resync: %+v %v", r, ok)
+	}
+}

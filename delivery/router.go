@@ -73,6 +73,9 @@ func (r *Router) Route(st *stanza.Element, from, to jid.JID) {
 	if to.IsZero() {
 		to = from.Bare()
 	}
+	if r.sentByAccount(from) && !r.out(st, from, to) {
+		return
+	}
 	if c := r.Services.component(to.Domain()); c != nil {
 		c.HandleStanza(st, from, to)
 		return
@@ -158,6 +161,9 @@ func (r *Router) toUser(st *stanza.Element, from, to jid.JID) {
 		// Presence of every type is silently ignored (8.5.1).
 		return
 	}
+	if !r.in(st, from, to) {
+		return
+	}
 	if !to.IsBare() {
 		if res, ok := r.Registry.Get(to); ok {
 			r.toFullMatch(st, from, res)
@@ -199,6 +205,10 @@ func (r *Router) toFullMatch(st *stanza.Element, from jid.JID, res Resource) {
 	default:
 		if !res.Sink.Deliver(st) {
 			r.bounce(st, from, stanza.NewError(stanza.RecipientUnavailable, ""))
+			return
+		}
+		if st.Name.Local == "message" {
+			r.delivered(st, from, res.JID, []Resource{res})
 		}
 	}
 }
@@ -244,10 +254,14 @@ func (r *Router) messageToBare(st *stanza.Element, from, bare jid.JID) {
 	if typ == "headline" {
 		// 8.5.2.1.1: headlines go to all non-negative resources, or are
 		// ignored when there is none.
+		got := list[:0]
 		for _, res := range list {
-			if res.Available && res.Priority >= 0 {
-				res.Sink.Deliver(st)
+			if res.Available && res.Priority >= 0 && res.Sink.Deliver(st) {
+				got = append(got, res)
 			}
+		}
+		if len(got) > 0 {
+			r.delivered(st, from, bare, got)
 		}
 		return
 	}
@@ -259,26 +273,27 @@ func (r *Router) messageToBare(st *stanza.Element, from, bare jid.JID) {
 			best = res.Priority
 		}
 	}
-	delivered := false
+	// got reuses list's array: each kept entry is written at or before
+	// the one being read.
+	got := list[:0]
 	if best >= 0 {
 		for _, res := range list {
 			if res.Available && res.Priority == best && res.Sink.Deliver(st) {
-				delivered = true
+				got = append(got, res)
 			}
 		}
 	}
-	if delivered {
-		return
+	if len(got) > 0 || r.storeOffline(st, from, bare) {
+		r.delivered(st, from, bare, got)
 	}
-	r.storeOffline(st, from, bare)
 }
 
 // storeOffline keeps a message for later (RFC 6121 8.5.2.2.1 option a,
 // XEP-0160). Only messages a person would miss are kept: chat states and
-// receipts without a body are dropped.
-func (r *Router) storeOffline(st *stanza.Element, from, bare jid.JID) {
+// receipts without a body are dropped. It reports whether st was kept.
+func (r *Router) storeOffline(st *stanza.Element, from, bare jid.JID) bool {
 	if r.Offline == nil || st.Child("", "body") == nil {
-		return
+		return false
 	}
 	if err := r.Offline.Store(bare, st); err != nil {
 		var serr *stanza.Error
@@ -292,7 +307,9 @@ func (r *Router) storeOffline(st *stanza.Element, from, bare jid.JID) {
 			st = &stanza.Element{Name: st.Name, Attr: st.Attr}
 		}
 		r.bounce(st, from, serr)
+		return false
 	}
+	return true
 }
 
 // presenceToBare: RFC 6121 8.5.2.1.2 and 8.5.2.2.2.
@@ -366,6 +383,12 @@ func (r *Router) bounce(st *stanza.Element, from jid.JID, err *stanza.Error) {
 // Bounce is bounce for other packages: a session answering a stanza it
 // refused before routing.
 func (r *Router) Bounce(st *stanza.Element, from jid.JID, err *stanza.Error) { r.bounce(st, from, err) }
+
+// Deliver sends a stanza the server generates on an account's behalf (a
+// service's push, or a presence the service owes) to to, as deliverTo:
+// every resource of a local bare JID, one local resource, or a remote
+// entity. Hooks do not see it.
+func (r *Router) Deliver(to jid.JID, st *stanza.Element) { r.deliverTo(to, st) }
 
 func (r *Router) exists(bare jid.JID) bool {
 	return r.Accounts != nil && r.Accounts.Exists(bare)

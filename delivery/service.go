@@ -48,6 +48,7 @@ type Mux struct {
 	features      []string
 	identities    []Identity
 	accountFeats  []string
+	hooks         []Hook
 }
 
 // NewMux returns a mux with no service.

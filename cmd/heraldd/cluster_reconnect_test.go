@@ -29,7 +29,7 @@ func TestClusterReconnectGetsWhatIsOwed(t *testing.T) {
 	})
 	// The leader dies; the survivors drop its sessions and elect a leader.
 	nodes[0].kill()
-	waitLog(t, nodes[1], "consensus: peer down", 1)
+	waitLog(t, nodes[1], "peer down", 1) // "consensus: peer down", or "mux: peer down"
 	waitMembers(t, nodes[1], 3)
 	res := runFed(t, map[string]fedClient{"dave": clientAt(nodes[2], dave), "carol": clientAt(nodes[1], carol)}, []step{
 		{"client": "carol", "op": "connect"}, {"client": "carol", "op": "presence"},

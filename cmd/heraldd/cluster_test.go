@@ -100,7 +100,7 @@ func startCluster(t *testing.T, base int) *cluster {
 	c.nodes = append(c.nodes, c.start(t, 1, "-join", c.addrs[0]), c.start(t, 2, "-join", c.addrs[0]))
 	for _, n := range c.nodes {
 		waitMembers(t, n, 3)
-		waitLog(t, n, "consensus: peer up", 2)
+		waitLog(t, n, "peer up", 2) // "consensus: peer up", or "mux: peer up" once the port has its own package
 	}
 	return c
 }

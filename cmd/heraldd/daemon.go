@@ -22,6 +22,8 @@ import (
 	"github.com/heraldxmpp/herald/cmd/internal/config"
 	"github.com/heraldxmpp/herald/consensus"
 	"github.com/heraldxmpp/herald/delivery"
+	"github.com/heraldxmpp/herald/delivery/blocking"
+	"github.com/heraldxmpp/herald/delivery/carbons"
 	"github.com/heraldxmpp/herald/delivery/disco"
 	"github.com/heraldxmpp/herald/delivery/gate"
 	"github.com/heraldxmpp/herald/delivery/jid"
@@ -42,6 +44,8 @@ type daemon struct {
 	store    *store
 	router   *delivery.Router
 	roster   *rosterservice.Service
+	carbons  *carbons.Service
+	blocking *blocking.Service
 	sessions *delivery.Cluster // nil without a cluster port, and so is departed
 	departed *departures
 	c2s      *c2s.Server
@@ -220,11 +224,16 @@ func (d *daemon) createDelivery(domains map[string]bool) {
 		Offline: d.store, Services: mux, Log: d.log,
 	}
 	d.createRoster()
+	d.carbons = &carbons.Service{Registry: reg}
+	d.createBlocking()
 	mux.Add(
 		&disco.Disco{Name: "Herald"},
 		disco.Ping{},
 		disco.Version{Name: "Herald", Version: version},
 		d.roster,
+		// Hooks run in this order: blocking refuses before carbons copies.
+		d.blocking,
+		d.carbons,
 	)
 	// XEP-0160: the router keeps messages for accounts with no available
 	// resource (d.store).
@@ -500,6 +509,8 @@ func (b *backend) Status(ctx context.Context) (ops.Status, error) {
 // metricsOfParts are the figures of the bounded tables the parts keep.
 func (d *daemon) metricsOfParts() []ops.Metric {
 	rs := d.roster.Stats()
+	cs := d.carbons.Stats()
+	bs := d.blocking.Stats()
 	return []ops.Metric{
 		{Name: "herald_roster_subscribe_buckets", Value: int64(rs.SubscribeBuckets),
 			Help: "Per-account subscribe rate buckets held (bounded; least recently used evicted)."},
@@ -509,6 +520,20 @@ func (d *daemon) metricsOfParts() []ops.Metric {
 			Help: "Entities remembered as having directed presence from a resource on this node."},
 		{Name: "herald_presence_directed_refused_total", Counter: true, Value: int64(rs.DirectedRefused),
 			Help: "Directed presence refused because the resource had reached its bound."},
+		{Name: "herald_blocking_refused_in_total", Counter: true, Value: int64(bs.RefusedIn),
+			Help: "Stanzas from blocked JIDs not delivered to the account (XEP-0191)."},
+		{Name: "herald_blocking_refused_out_total", Counter: true, Value: int64(bs.RefusedOut),
+			Help: "Stanzas an account sent to JIDs it blocks, not routed (XEP-0191)."},
+		{Name: "herald_blocking_read_failures_total", Counter: true, Value: int64(bs.ReadFailures),
+			Help: "Blocklist checks that could not read the list; the stanza passed."},
+		{Name: "herald_blocking_limit", Value: int64(d.blocking.Limit()),
+			Help: "The cap on one account's blocked JIDs (limits.blocked_jids)."},
+		{Name: "herald_blocking_full_total", Counter: true, Value: int64(bs.Full),
+			Help: "Blocks refused because the account's list would pass limits.blocked_jids."},
+		{Name: "herald_carbons_sent_total", Counter: true, Value: int64(cs.Sent),
+			Help: "Message Carbons <sent/> copies (XEP-0280) handed to an account's other resources."},
+		{Name: "herald_carbons_received_total", Counter: true, Value: int64(cs.Received),
+			Help: "Message Carbons <received/> copies (XEP-0280) handed to an account's other resources."},
 	}
 }
 

@@ -199,6 +199,14 @@ func (r result) str(k string) string { s, _ := r[k].(string); return s }
 // result per step; it fails the test if any step failed.
 func runSlixmpp(t *testing.T, s server, clients map[string]clientSpec, steps []step) []result {
 	t.Helper()
+	return runScript(t, "testdata/slixclient.py", s, clients, steps)
+}
+
+// runScript is runSlixmpp with another scenario runner of testdata;
+// clients is a map of clientSpec, or of fedClient for clients of other
+// servers than s.
+func runScript(t *testing.T, script string, s server, clients any, steps []step) []result {
+	t.Helper()
 	host, port, _ := net.SplitHostPort(s.c2s)
 	_, tport, _ := net.SplitHostPort(s.c2sTLS)
 	p, _ := strconv.Atoi(port)
@@ -211,7 +219,7 @@ func runSlixmpp(t *testing.T, s server, clients map[string]clientSpec, steps []s
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, python, "testdata/slixclient.py", f)
+	cmd := exec.CommandContext(ctx, python, script, f)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -118,6 +118,11 @@ func (s *rosterSender) Resources(user jid.JID) []rosterservice.Resource {
 }
 
 func (s *rosterSender) Deliver(full jid.JID, st *stanza.Element) bool {
+	// Presence between local accounts does not pass through Route: the
+	// router's hooks (a blocking list) see it here.
+	if from, err := jid.Parse(st.Get("from")); err == nil && !s.router.Admit(st, from, full) {
+		return false
+	}
 	r, ok := s.router.Registry.Get(full)
 	return ok && r.Sink.Deliver(st)
 }

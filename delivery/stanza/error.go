@@ -75,6 +75,9 @@ type Error struct {
 	Condition Condition
 	Text      string
 	By        string
+	// App is an application-specific condition, a child of <error/> in
+	// its own namespace (RFC 6120 8.3.2), or nil.
+	App *Element
 }
 
 // NewError returns an error with the condition's usual type.
@@ -102,6 +105,9 @@ func (e *Error) Element(space string) *Element {
 	el.Append(NewElement(NSStanzas, string(e.Condition)))
 	if e.Text != "" {
 		el.Append(NewElement(NSStanzas, "text").AppendText(e.Text))
+	}
+	if e.App != nil {
+		el.Append(e.App)
 	}
 	return el
 }

@@ -115,6 +115,9 @@ type Limits struct {
 	// SubscribesPerMinute limits outbound subscribe requests per user;
 	// past it, resource-constraint.
 	SubscribesPerMinute int `toml:"subscribes_per_minute"`
+	// BlockedJIDs caps a user's blocklist (XEP-0191); past it, a block is
+	// refused with policy-violation.
+	BlockedJIDs int `toml:"blocked_jids"`
 
 	// MaxConnections caps client connections held at once; federation and
 	// the cluster get ConnectionReserve more. Default: three quarters of
@@ -300,6 +303,9 @@ func (c *Config) Defaults() {
 		if d.Duration == 0 {
 			d.Duration = 15 * time.Minute
 		}
+	}
+	if l.BlockedJIDs == 0 {
+		l.BlockedJIDs = 1000
 	}
 	if c.Admin.Socket == "" {
 		c.Admin.Socket = filepath.Join(c.DataDir, "admin.sock")
