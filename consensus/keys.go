@@ -40,6 +40,11 @@ import (
 //	                                         the stanza as received, and when
 //	    ... 'v'                           -> roster version, item and pending
 //	                                         counts (see roster.go)
+//	    ... 'x' space 0x00 local          -> private XML element {space}local
+//	                                         (XEP-0049), serialized
+//	    ... 'y'                           -> bytes the private XML holds
+//	                                         (see accountdata.go)
+//	    ... 'c'                           -> the vCard (XEP-0054), serialized
 //
 // The user prefix puts the domainpart first so that Accounts(domain) is one
 // prefix scan. NUL terminates each part: account names never contain NUL
@@ -64,6 +69,10 @@ const (
 	kindRoster  = 'r'
 	kindRequest = 'p'
 	kindCounts  = 'v'
+
+	kindPrivate     = 'x'
+	kindPrivateSize = 'y'
+	kindVCard       = 'c'
 )
 
 var (
@@ -127,6 +136,17 @@ func rosterItemKey(user, contact string) []byte {
 func rosterRequestKey(user, contact string) []byte {
 	return append(rosterRequestPrefix(user), contact...)
 }
+
+// privateKey is where the user's private XML element {space}local is kept.
+// A namespace never holds NUL (validate), so NUL ends it.
+func privateKey(user, space, local string) []byte {
+	k := append(userKey(user, kindPrivate), space...)
+	k = append(k, 0)
+	return append(k, local...)
+}
+
+func privateSizeKey(user string) []byte { return userKey(user, kindPrivateSize) }
+func vcardKey(user string) []byte       { return userKey(user, kindVCard) }
 
 // offlineKey returns the key of user's offline message seq.
 func offlineKey(user string, seq uint64) []byte {

@@ -92,8 +92,10 @@ const (
 	codeUnsafe      byte = 14 // ErrUnsafe
 	codeUnsupported byte = 15 // ErrUnsupported: nothing proposed
 	codeNotApplied  byte = 16 // ErrNotApplied: refused before proposing
+	// 17 is ErrBlocklistFull's (the blocklist): not used here.
+	codeTooLarge byte = 18 // ErrTooLarge
 
-	maxCode = codeNotApplied
+	maxCode = codeTooLarge
 )
 
 // request is one forwarded operation.
@@ -277,6 +279,8 @@ func wireError(err error) (code byte, msg string, se *roster.SetError) {
 		return codeOfflineFull, msg, nil
 	case errors.Is(err, ErrPendingFull):
 		return codePendingFull, msg, nil
+	case errors.Is(err, ErrTooLarge):
+		return codeTooLarge, msg, nil
 	case errors.Is(err, ErrInvalid):
 		return codeInvalid, msg, nil
 	case errors.Is(err, ErrCorrupt):
@@ -304,6 +308,8 @@ func wireErr(code byte, msg string, se *roster.SetError) error {
 		kind = ErrOfflineFull
 	case codePendingFull:
 		kind = ErrPendingFull
+	case codeTooLarge:
+		kind = ErrTooLarge
 	case codeInvalid:
 		kind = ErrInvalid
 	case codeCorrupt:
