@@ -20,12 +20,12 @@
 //     set past it is not-acceptable (RFC 6120 8.3.3.9) and nothing
 //     changes; an element larger than the limit, or that would not read
 //     back under the stored-stanza limits, is refused before anything is
-//     proposed. Stats counts the refusals.
+//     proposed. Stats counts the refusals (delivery.Keeper).
 //   - A get for an element never stored answers the element empty.
 //
 // Usage:
 //
-//	svc := &private.Service{Store: store, MaxBytes: 64 << 10,
-//		Stored: delivery.StoredLimits(streamLimits)}
+//	svc := &private.Service{Store: store, Keeper: delivery.Keeper{
+//		MaxBytes: 64 << 10, Stored: delivery.StoredLimits(streamLimits)}}
 //	mux.Add(svc)
 package private

@@ -2,83 +2,40 @@ package private
 
 import (
 	"context"
-	"errors"
-	"log/slog"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	"github.com/heraldxmpp/herald/delivery"
 	"github.com/heraldxmpp/herald/delivery/jid"
 	"github.com/heraldxmpp/herald/delivery/stanza"
-	"github.com/heraldxmpp/herald/delivery/xmlstream"
 )
 
 // NS is XEP-0049's namespace.
 const NS = "jabber:iq:private"
 
-// DefaultMaxBytes bounds the private XML one account keeps when
-// Service.MaxBytes is zero: every element's namespace, name and
-// serialized form, all elements together.
+// DefaultMaxBytes bounds the private XML one account keeps when MaxBytes
+// is zero: every element's namespace, name and serialized form, all
+// elements together.
 const DefaultMaxBytes = 64 << 10
 
 // Store is the replicated private XML. Set keeps xml as the user's element
 // {space}local, replacing the one before, unless the user's elements
-// would then count more than limit bytes (ErrTooLarge); Get returns it.
+// would then count more than limit bytes (an error wrapping
+// delivery.ErrOverLimit); Get returns it.
 type Store interface {
 	Get(user, space, local string) (xml []byte, ok bool, err error)
 	Set(ctx context.Context, user, space, local string, xml []byte, limit int) error
 }
 
-// Errors a Store returns, for the service to tell the client.
-var (
-	ErrTooLarge    = errors.New("private: over the account's private storage limit")
-	ErrUnavailable = errors.New("private: the store cannot accept writes now")
-)
-
 // Service answers jabber:iq:private gets and sets to the account's own
-// bare JID.
+// bare JID. The embedded Keeper holds the limit (MaxBytes), the limits
+// elements are read back under, and the log.
 type Service struct {
 	Store Store
-	// MaxBytes bounds each account's private XML; 0 is DefaultMaxBytes.
-	MaxBytes int
-	// Stored are the limits elements are read back under
-	// (delivery.StoredLimits of the stream limits); an element that
-	// would not read back under them is refused when set.
-	Stored xmlstream.Limits
-	Log    *slog.Logger
-
-	refused atomic.Uint64
+	delivery.Keeper
 }
 
-// Stats are the service's figures for the metrics.
-type Stats struct {
-	// Limit is MaxBytes in force.
-	Limit int
-	// RefusedTooLarge counts sets refused for the account's limit.
-	RefusedTooLarge uint64
-}
-
-// Stats returns the service's figures.
-func (s *Service) Stats() Stats {
-	return Stats{Limit: s.limit(), RefusedTooLarge: s.refused.Load()}
-}
-
-func (s *Service) limit() int {
-	if s.MaxBytes > 0 {
-		return s.MaxBytes
-	}
-	return DefaultMaxBytes
-}
-
-func (s *Service) log() *slog.Logger {
-	if s.Log != nil {
-		return s.Log
-	}
-	return slog.Default()
-}
-
-const writeTimeout = 5 * time.Second
+// Stats returns the service's figures for the metrics.
+func (s *Service) Stats() delivery.KeeperStats { return s.Keeper.Stats(DefaultMaxBytes) }
 
 // Register implements delivery.Service. XEP-0049 defines no disco
 // feature; the server lists jabber:iq:private among its own, as servers
@@ -95,8 +52,7 @@ func reserved(space string) bool {
 }
 
 func (s *Service) handle(iq, q *stanza.Element, from, to jid.JID) (*stanza.Element, *stanza.Error) {
-	user := from.Bare()
-	if to.Bare() != user {
+	if to.Bare() != from.Bare() {
 		// XEP-0049 2.3 and 5: only the account itself gets or sets its
 		// private XML; anyone else MUST get forbidden (the preferable
 		// of the two conditions the XEP allows).
@@ -136,44 +92,28 @@ func (s *Service) handle(iq, q *stanza.Element, from, to jid.JID) (*stanza.Eleme
 func (s *Service) get(iq, el *stanza.Element, from, to jid.JID) (*stanza.Element, *stanza.Error) {
 	user := from.Bare().String()
 	raw, ok, err := s.Store.Get(user, el.Name.Space, el.Name.Local)
-	if err != nil {
-		s.log().Warn("private storage read failed", "user", user, "err", err)
-		return nil, stanza.NewError(stanza.InternalServerError, "")
-	}
 	// Nothing stored: the element as asked for, empty (XEP-0049 2.3
 	// returns the query's element; common servers answer the same).
 	stored := stanza.NewElement(el.Name.Space, el.Name.Local)
-	if ok {
-		if stored, err = delivery.ReadStored(raw, s.Stored); err != nil {
-			s.log().Warn("unreadable private XML", "user", user, "element", "{"+el.Name.Space+"}"+el.Name.Local, "err", err)
-			return nil, stanza.NewError(stanza.InternalServerError, "")
-		}
+	if err == nil && ok {
+		stored, err = s.Read(raw)
+	}
+	if err != nil {
+		s.Logger().Warn("private storage read failed", "user", user, "element", "{"+el.Name.Space+"}"+el.Name.Local, "err", err)
+		return nil, stanza.NewError(stanza.InternalServerError, "")
 	}
 	return delivery.Result(iq, from, to).Append(stanza.NewElement(NS, "query").Append(stored)), nil
 }
 
+const tooLarge = "the account's private storage is full"
+
 func (s *Service) set(iq, el *stanza.Element, from, to jid.JID) (*stanza.Element, *stanza.Error) {
-	user := from.Bare().String()
-	raw, fits := delivery.FitsStored(el, s.Stored)
-	if !fits || len(el.Name.Space)+len(el.Name.Local)+len(raw) > s.limit() {
-		// Never proposed: it could not be kept. RFC 6120 8.3.3.9: a
-		// request that does not meet the server's criteria (its example
-		// is a payload too large) is not-acceptable.
-		s.refused.Add(1)
-		return nil, stanza.NewError(stanza.NotAcceptable, "the element is larger than the account's private storage")
+	limit := s.Limit(DefaultMaxBytes)
+	raw, serr := s.Marshal(el, len(el.Name.Space)+len(el.Name.Local), limit, tooLarge)
+	if serr != nil {
+		return nil, serr
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-	defer cancel()
-	err := s.Store.Set(ctx, user, el.Name.Space, el.Name.Local, raw, s.limit())
-	switch {
-	case err == nil:
-		return delivery.Result(iq, from, to), nil
-	case errors.Is(err, ErrTooLarge):
-		s.refused.Add(1)
-		return nil, stanza.NewError(stanza.NotAcceptable, "the account's private storage is full")
-	case errors.Is(err, ErrUnavailable):
-		return nil, stanza.NewError(stanza.ServiceUnavailable, "the server cannot store this right now; try again")
-	}
-	s.log().Warn("private storage write failed", "user", user, "err", err)
-	return nil, stanza.NewError(stanza.InternalServerError, "")
+	return s.Write(iq, from, to, tooLarge, func(ctx context.Context) error {
+		return s.Store.Set(ctx, from.Bare().String(), el.Name.Space, el.Name.Local, raw, limit)
+	})
 }

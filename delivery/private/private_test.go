@@ -39,7 +39,7 @@ func (m *memStore) Set(_ context.Context, user, space, local string, xml []byte,
 		}
 	}
 	if total > limit {
-		return ErrTooLarge
+		return delivery.ErrOverLimit
 	}
 	if m.docs == nil {
 		m.docs = map[string][]byte{}
@@ -67,7 +67,7 @@ type fixture struct {
 
 func newFixture(max int) *fixture {
 	st := &memStore{}
-	svc := &Service{Store: st, MaxBytes: max, Stored: delivery.StoredLimits(xmlstream.Limits{})}
+	svc := &Service{Store: st, Keeper: delivery.Keeper{MaxBytes: max, Stored: delivery.StoredLimits(xmlstream.Limits{})}}
 	return &fixture{svc: svc, st: st, mux: delivery.NewMux().Add(svc)}
 }
 
@@ -176,7 +176,7 @@ func TestLimit(t *testing.T) {
 	if f.st.sets != sets {
 		t.Error("an element larger than the limit reached the store")
 	}
-	if got := f.svc.Stats(); got.RefusedTooLarge != 2 || got.Limit != limit {
+	if got := f.svc.Stats(); got.Refused != 2 || got.Limit != limit {
 		t.Errorf("Stats = %+v, want 2 refusals, limit %d", got, limit)
 	}
 	if got := (&Service{}).Stats().Limit; got != DefaultMaxBytes {
