@@ -25,7 +25,9 @@ import (
 	"github.com/heraldxmpp/herald/delivery/disco"
 	"github.com/heraldxmpp/herald/delivery/gate"
 	"github.com/heraldxmpp/herald/delivery/jid"
+	"github.com/heraldxmpp/herald/delivery/private"
 	"github.com/heraldxmpp/herald/delivery/stanza"
+	"github.com/heraldxmpp/herald/delivery/vcard"
 	"github.com/heraldxmpp/herald/delivery/xmlstream"
 	"github.com/heraldxmpp/herald/ops"
 	rosterservice "github.com/heraldxmpp/herald/roster/service"
@@ -42,6 +44,8 @@ type daemon struct {
 	store    *store
 	router   *delivery.Router
 	roster   *rosterservice.Service
+	private  *private.Service
+	vcard    *vcard.Service
 	sessions *delivery.Cluster // nil without a cluster port, and so is departed
 	departed *departures
 	c2s      *c2s.Server
@@ -220,11 +224,14 @@ func (d *daemon) createDelivery(domains map[string]bool) {
 		Offline: d.store, Services: mux, Log: d.log,
 	}
 	d.createRoster()
+	d.createAccountData()
 	mux.Add(
 		&disco.Disco{Name: "Herald"},
 		disco.Ping{},
 		disco.Version{Name: "Herald", Version: version},
 		d.roster,
+		d.private,
+		d.vcard,
 	)
 	// XEP-0160: the router keeps messages for accounts with no available
 	// resource (d.store).
@@ -500,6 +507,7 @@ func (b *backend) Status(ctx context.Context) (ops.Status, error) {
 // metricsOfParts are the figures of the bounded tables the parts keep.
 func (d *daemon) metricsOfParts() []ops.Metric {
 	rs := d.roster.Stats()
+	ps, vs := d.private.Stats(), d.vcard.Stats()
 	return []ops.Metric{
 		{Name: "herald_roster_subscribe_buckets", Value: int64(rs.SubscribeBuckets),
 			Help: "Per-account subscribe rate buckets held (bounded; least recently used evicted)."},
@@ -509,6 +517,14 @@ func (d *daemon) metricsOfParts() []ops.Metric {
 			Help: "Entities remembered as having directed presence from a resource on this node."},
 		{Name: "herald_presence_directed_refused_total", Counter: true, Value: int64(rs.DirectedRefused),
 			Help: "Directed presence refused because the resource had reached its bound."},
+		{Name: "herald_private_limit_bytes", Value: int64(ps.Limit),
+			Help: "Private XML (XEP-0049) one account may keep, all elements together."},
+		{Name: "herald_private_refused_total", Counter: true, Value: int64(ps.Refused),
+			Help: "Private XML sets refused because the account's limit would be passed."},
+		{Name: "herald_vcard_limit_bytes", Value: int64(vs.Limit),
+			Help: "Largest serialized vCard (XEP-0054) one account may keep, PHOTO included."},
+		{Name: "herald_vcard_refused_total", Counter: true, Value: int64(vs.Refused),
+			Help: "vCard sets refused because the vCard was over the limit."},
 	}
 }
 
