@@ -14,9 +14,11 @@
 // Invariants:
 //   - Only the account sets its vCard: a set to another bare JID is
 //     forbidden (XEP-0054 3.2).
-//   - A get for a user with no vCard is item-not-found for the user
-//     (XEP-0054 3.1) and service-unavailable for anyone else, the same
-//     answer as for an account that does not exist (XEP-0054 3.3).
+//   - A get for a user with no vCard is an empty vCard for the user
+//     (one of the two answers XEP-0054 3.1 allows, the one clients that
+//     read before they write can use) and service-unavailable for anyone
+//     else, the same answer as for an account that does not exist
+//     (XEP-0054 3.3).
 //   - A serialized vCard never exceeds MaxBytes (DefaultMaxBytes, 128 KiB,
 //     PHOTO included): a larger one is not-acceptable (RFC 6120 8.3.3.9)
 //     and never proposed; Stats counts the refusals (delivery.Keeper).

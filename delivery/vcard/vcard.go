@@ -63,9 +63,11 @@ func (s *Service) get(iq *stanza.Element, from, to jid.JID, owner bool) (*stanza
 	raw, ok, err := s.Store.Get(user)
 	if err == nil && !ok {
 		if owner {
-			// XEP-0054 3.1: no vCard of one's own MUST be an error, which
-			// SHOULD be item-not-found.
-			return nil, stanza.NewError(stanza.ItemNotFound, "")
+			// XEP-0054 3.1: no vCard of one's own MUST be an error or
+			// an empty vCard. The empty vCard: clients read the vCard
+			// before they change it (XEP-0153 avatars), and an error
+			// would stop them at their first avatar.
+			return delivery.Result(iq, from, to).Append(stanza.NewElement(NS, "vCard")), nil
 		}
 		// XEP-0054 3.3: someone else's missing vCard MUST get the same
 		// error as a missing account, service-unavailable (RFC 6121
