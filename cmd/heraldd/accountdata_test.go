@@ -135,3 +135,20 @@ func TestSlixmppAvatar(t *testing.T) {
 		t.Errorf("avatar hash %s: presence carried %q, the vCard's image hashes to %q", hash, res[6].str("photo"), res[7].str("photo_sha1"))
 	}
 }
+
+// XEP-0054 across federation: a Prosody user reads a Herald user's vCard,
+// which Herald answers over the s2s link; an unknown account gets the
+// same answer as a missing vCard (XEP-0054 3.3).
+func TestFederationVCard(t *testing.T) {
+	w := newFedWorld(t, authDialback)
+	res := w.run(t, []step{
+		{"client": "alice", "op": "connect"},
+		{"client": "alice", "op": "vcard_set", "fn": "Alice of h.test", "photo": 1500},
+		{"client": "bob", "op": "connect"},
+		{"client": "bob", "op": "vcard_get", "jid": alice},
+		{"client": "bob", "op": "vcard_get", "jid": "nobody@h.test", "error": "service-unavailable"},
+	})
+	if r := res[3]; r.str("fn") != "Alice of h.test" || r.str("photo_sha1") != photo(1500) {
+		t.Errorf("bob@p.test reads alice's vCard as %v", r)
+	}
+}
