@@ -17,8 +17,11 @@
 //
 // Its subpackages hold the shared XMPP primitives: jid (RFC 7622
 // addresses), stanza (the element tree and stanza errors) and xmlstream
-// (the restricted-XML stream reader and writer); and the first services:
-// disco (XEP-0030 discovery, XEP-0199 ping, XEP-0092 version).
+// (the restricted-XML stream reader and writer); and the services: disco
+// (XEP-0030 discovery, XEP-0199 ping, XEP-0092 version), private (XEP-0049
+// private XML) and vcard (XEP-0054). Services that keep XML for an
+// account share Keeper (keeper.go): the byte limit, the read-back check,
+// the refusal count and the translation of store errors.
 //
 // # Services
 //
