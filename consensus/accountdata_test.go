@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -117,4 +118,54 @@ func TestAccountDataDeletedWithAccount(t *testing.T) {
 	wantDocument(t, "Private after delete", xml, ok, err, "")
 	// The byte count went too: the whole limit is free again.
 	propose(t, n, SetPrivate{User: alice, Space: "urn:b", Local: "b", XML: []byte(`<b xmlns="urn:b"/>`), Limit: 30})
+}
+
+// A snapshot carries the account data and the private byte count, so a
+// restored node refuses past the limit exactly as the original did.
+func TestAccountDataSnapshot(t *testing.T) {
+	n := open(t, t.TempDir(), memState)
+	const alice = "alice@localhost"
+	propose(t, n, CreateAccount{Name: alice, Created: ts})
+	v := `<vCard xmlns="vcard-temp"><FN>Alice</FN></vCard>`
+	propose(t, n, SetVCard{User: alice, XML: []byte(v)})
+	a := `<a xmlns="urn:a"/>` // counts 5+1+18 = 24 bytes
+	propose(t, n, SetPrivate{User: alice, Space: "urn:a", Local: "a", XML: []byte(a), Limit: 40})
+	var backup bytes.Buffer
+	if err := n.Snapshot(&backup); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := RestoreDir(dir, &backup); err != nil {
+		t.Fatal(err)
+	}
+	r := open(t, dir)
+	xml, ok, err := r.VCard(alice)
+	wantDocument(t, "restored VCard", xml, ok, err, v)
+	xml, ok, err = r.Private(alice, "urn:a", "a")
+	wantDocument(t, "restored Private", xml, ok, err, a)
+	if err := proposeErr(t, r, SetPrivate{User: alice, Space: "urn:b", Local: "b", XML: []byte(`<b xmlns="urn:b"/>`), Limit: 40}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("past the limit after restore: %v, want ErrTooLarge", err)
+	}
+}
+
+// Through a follower: the write is forwarded, the limit's refusal comes
+// back as ErrTooLarge, and every node reads the same account data.
+func TestAccountDataCluster(t *testing.T) {
+	c := newCluster(t, 3)
+	li, _ := c.leader()
+	f := c.followers(li)[0]
+	const alice = "alice@localhost"
+	propose(t, f, CreateAccount{Name: alice, Created: ts})
+	v := `<vCard xmlns="vcard-temp"><FN>Alice</FN></vCard>`
+	propose(t, f, SetVCard{User: alice, XML: []byte(v)})
+	res := propose(t, f, SetPrivate{User: alice, Space: "urn:a", Local: "a", XML: []byte(`<a xmlns="urn:a"/>`), Limit: 30})
+	if err := proposeErr(t, f, SetPrivate{User: alice, Space: "urn:b", Local: "b", XML: []byte(`<b xmlns="urn:b"/>`), Limit: 30}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("past the limit through a follower: %v, want ErrTooLarge", err)
+	}
+	c.converge(res.Index)
+	for _, i := range c.reachable() {
+		xml, ok, err := c.nodes[i].VCard(alice)
+		wantDocument(t, c.cfgs[i].NodeID+" VCard", xml, ok, err, v)
+	}
+	c.sameState()
 }
