@@ -17,15 +17,17 @@ type CommandType uint16
 // catalogue from its own file with register. Encodings are frozen by
 // testdata/commands/*.golden.
 const (
-	TypeCreateAccount CommandType = 1 // account.go
-	TypeSetSecret     CommandType = 2 // account.go
-	TypeDeleteAccount CommandType = 3 // account.go
-	TypeStoreOffline  CommandType = 4 // account.go
-	TypeDeleteOffline CommandType = 5 // account.go
-	TypeRosterOp      CommandType = 6 // roster.go
-	TypeNodeIdentity  CommandType = 7 // identity.go
-	TypeKeyed         CommandType = 8 // keyed.go
-	TypeBlockOp       CommandType = 9 // blocking.go
+	TypeCreateAccount CommandType = 1  // account.go
+	TypeSetSecret     CommandType = 2  // account.go
+	TypeDeleteAccount CommandType = 3  // account.go
+	TypeStoreOffline  CommandType = 4  // account.go
+	TypeDeleteOffline CommandType = 5  // account.go
+	TypeRosterOp      CommandType = 6  // roster.go
+	TypeNodeIdentity  CommandType = 7  // identity.go
+	TypeKeyed         CommandType = 8  // keyed.go
+	TypeBlockOp       CommandType = 9  // blocking.go
+	TypeSetPrivate    CommandType = 10 // accountdata.go
+	TypeSetVCard      CommandType = 11 // accountdata.go
 )
 
 // baseLevel is the feature level every Herald binary with a cluster port

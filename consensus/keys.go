@@ -43,6 +43,11 @@ import (
 //	    ... 'b' jid                       -> blocked JID (XEP-0191): a version
 //	                                         byte; the JID as the user gave
 //	                                         it, canonical (see blocking.go)
+//	    ... 'x' space 0x00 local          -> private XML element {space}local
+//	                                         (XEP-0049), serialized
+//	    ... 'y'                           -> bytes the private XML holds
+//	                                         (see accountdata.go)
+//	    ... 'c'                           -> the vCard (XEP-0054), serialized
 //
 // The user prefix puts the domainpart first so that Accounts(domain) is one
 // prefix scan. NUL terminates each part: account names never contain NUL
@@ -68,6 +73,10 @@ const (
 	kindRequest = 'p'
 	kindCounts  = 'v'
 	kindBlock   = 'b'
+
+	kindPrivate     = 'x'
+	kindPrivateSize = 'y'
+	kindVCard       = 'c'
 )
 
 var (
@@ -135,6 +144,17 @@ func rosterItemKey(user, contact string) []byte {
 func rosterRequestKey(user, contact string) []byte {
 	return append(rosterRequestPrefix(user), contact...)
 }
+
+// privateKey is where the user's private XML element {space}local is kept.
+// A namespace never holds NUL (validate), so NUL ends it.
+func privateKey(user, space, local string) []byte {
+	k := append(userKey(user, kindPrivate), space...)
+	k = append(k, 0)
+	return append(k, local...)
+}
+
+func privateSizeKey(user string) []byte { return userKey(user, kindPrivateSize) }
+func vcardKey(user string) []byte       { return userKey(user, kindVCard) }
 
 // offlineKey returns the key of user's offline message seq.
 func offlineKey(user string, seq uint64) []byte {

@@ -93,8 +93,9 @@ const (
 	codeUnsupported byte = 15 // ErrUnsupported: nothing proposed
 	codeNotApplied  byte = 16 // ErrNotApplied: refused before proposing
 	codeBlockFull   byte = 17 // ErrBlocklistFull
+	codeTooLarge    byte = 18 // ErrTooLarge
 
-	maxCode = codeBlockFull
+	maxCode = codeTooLarge
 )
 
 // request is one forwarded operation.
@@ -280,6 +281,8 @@ func wireError(err error) (code byte, msg string, se *roster.SetError) {
 		return codePendingFull, msg, nil
 	case errors.Is(err, ErrBlocklistFull):
 		return codeBlockFull, msg, nil
+	case errors.Is(err, ErrTooLarge):
+		return codeTooLarge, msg, nil
 	case errors.Is(err, ErrInvalid):
 		return codeInvalid, msg, nil
 	case errors.Is(err, ErrCorrupt):
@@ -309,6 +312,8 @@ func wireErr(code byte, msg string, se *roster.SetError) error {
 		kind = ErrPendingFull
 	case codeBlockFull:
 		kind = ErrBlocklistFull
+	case codeTooLarge:
+		kind = ErrTooLarge
 	case codeInvalid:
 		kind = ErrInvalid
 	case codeCorrupt:

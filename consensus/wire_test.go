@@ -132,6 +132,7 @@ func TestWireErrors(t *testing.T) {
 		{fmt.Errorf("%w: x", ErrNotFound), []error{ErrNotFound}, false},
 		{fmt.Errorf("%w: x", ErrOfflineFull), []error{ErrOfflineFull}, false},
 		{fmt.Errorf("%w: x", ErrPendingFull), []error{ErrPendingFull}, false},
+		{fmt.Errorf("%w: x", ErrTooLarge), []error{ErrTooLarge}, false},
 		{fmt.Errorf("%w: x", ErrInvalid), []error{ErrInvalid}, false},
 		{fmt.Errorf("%w: x", ErrCorrupt), []error{ErrCorrupt}, false},
 		{raftError(raft.ErrNotLeader), []error{ErrNotLeader}, true},

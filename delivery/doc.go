@@ -19,7 +19,10 @@
 // addresses), stanza (the element tree and stanza errors) and xmlstream
 // (the restricted-XML stream reader and writer); and the services: disco
 // (XEP-0030 discovery, XEP-0199 ping, XEP-0092 version), carbons
-// (XEP-0280) and blocking (XEP-0191).
+// (XEP-0280), blocking (XEP-0191), private (XEP-0049 private XML) and
+// vcard (XEP-0054). Services that keep XML for an
+// account share Keeper (keeper.go): the byte limit, the read-back check,
+// the refusal count and the translation of store errors.
 //
 // # Services
 //

@@ -27,7 +27,9 @@ import (
 	"github.com/heraldxmpp/herald/delivery/disco"
 	"github.com/heraldxmpp/herald/delivery/gate"
 	"github.com/heraldxmpp/herald/delivery/jid"
+	"github.com/heraldxmpp/herald/delivery/private"
 	"github.com/heraldxmpp/herald/delivery/stanza"
+	"github.com/heraldxmpp/herald/delivery/vcard"
 	"github.com/heraldxmpp/herald/delivery/xmlstream"
 	"github.com/heraldxmpp/herald/ops"
 	rosterservice "github.com/heraldxmpp/herald/roster/service"
@@ -46,6 +48,8 @@ type daemon struct {
 	roster   *rosterservice.Service
 	carbons  *carbons.Service
 	blocking *blocking.Service
+	private  *private.Service
+	vcard    *vcard.Service
 	sessions *delivery.Cluster // nil without a cluster port, and so is departed
 	departed *departures
 	c2s      *c2s.Server
@@ -226,6 +230,7 @@ func (d *daemon) createDelivery(domains map[string]bool) {
 	d.createRoster()
 	d.carbons = &carbons.Service{Registry: reg}
 	d.createBlocking()
+	d.createAccountData()
 	mux.Add(
 		&disco.Disco{Name: "Herald"},
 		disco.Ping{},
@@ -234,6 +239,8 @@ func (d *daemon) createDelivery(domains map[string]bool) {
 		// Hooks run in this order: blocking refuses before carbons copies.
 		d.blocking,
 		d.carbons,
+		d.private,
+		d.vcard,
 	)
 	// XEP-0160: the router keeps messages for accounts with no available
 	// resource (d.store).
@@ -511,6 +518,7 @@ func (d *daemon) metricsOfParts() []ops.Metric {
 	rs := d.roster.Stats()
 	cs := d.carbons.Stats()
 	bs := d.blocking.Stats()
+	ps, vs := d.private.Stats(), d.vcard.Stats()
 	return []ops.Metric{
 		{Name: "herald_roster_subscribe_buckets", Value: int64(rs.SubscribeBuckets),
 			Help: "Per-account subscribe rate buckets held (bounded; least recently used evicted)."},
@@ -534,6 +542,14 @@ func (d *daemon) metricsOfParts() []ops.Metric {
 			Help: "Message Carbons <sent/> copies (XEP-0280) handed to an account's other resources."},
 		{Name: "herald_carbons_received_total", Counter: true, Value: int64(cs.Received),
 			Help: "Message Carbons <received/> copies (XEP-0280) handed to an account's other resources."},
+		{Name: "herald_private_limit_bytes", Value: int64(ps.Limit),
+			Help: "Private XML (XEP-0049) one account may keep, all elements together."},
+		{Name: "herald_private_refused_total", Counter: true, Value: int64(ps.Refused),
+			Help: "Private XML sets refused because the account's limit would be passed."},
+		{Name: "herald_vcard_limit_bytes", Value: int64(vs.Limit),
+			Help: "Largest serialized vCard (XEP-0054) one account may keep, PHOTO included."},
+		{Name: "herald_vcard_refused_total", Counter: true, Value: int64(vs.Refused),
+			Help: "vCard sets refused because the vCard was over the limit."},
 	}
 }
 

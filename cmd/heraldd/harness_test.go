@@ -186,6 +186,8 @@ type clientSpec struct {
 	TLS12     bool   `json:"tls12,omitempty"`
 	DirectTLS bool   `json:"direct_tls,omitempty"`
 	NoCB      bool   `json:"no_cb,omitempty"`
+	// Avatar loads slixmpp's XEP-0153 plugin (the avatar hash in presence).
+	Avatar bool `json:"avatar,omitempty"`
 }
 
 type step map[string]any

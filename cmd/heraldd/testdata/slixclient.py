@@ -8,12 +8,15 @@ The scenario is {"host", "port", "tls_port", "cafile", "clients": {name:
 carry its own "host", "port", "tls_port" and "cafile", which override the
 scenario's (clients of different servers, as in the federation tests). Each step is
 {"client": name, "op": ...}; ops are connect, presence, send, expect,
-expect_error, expect_none, ping, disconnect. Every step waits for the server's answer (session start,
+expect_error, expect_none, ping, disconnect, and the account storage ops
+private_set, private_get, vcard_set, vcard_get, set_avatar, expect_avatar
+(an iq op with "error" expects that error condition instead of a result). Every step waits for the server's answer (session start,
 a ping round trip, an incoming stanza) rather than sleeping, so ordering,
 not timing, makes the run reliable. One JSON line is printed per step; the
 exit status is 0 only when every step passed.
 """
 import asyncio
+import hashlib
 import json
 import logging
 import ssl
@@ -22,6 +25,7 @@ import xml.etree.ElementTree as ET
 
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.xmlstream import ElementBase
 
 TIMEOUT = 20
 
@@ -61,6 +65,11 @@ class Client(slixmpp.ClientXMPP):
             mechs.sasl_callback = no_cb
         self.register_plugin("xep_0199")
         self.register_plugin("xep_0203")
+        self.register_plugin("xep_0049")
+        self.register_plugin("xep_0054")
+        if spec.get("avatar"):
+            # XEP-0153 adds the avatar hash to every available presence.
+            self.register_plugin("xep_0153")
         self.add_event_handler("session_start", self._started)
         self.failures = []
         self.add_event_handler("failed_auth", lambda st: self.failures.append(str(st)))
@@ -90,6 +99,33 @@ class Client(slixmpp.ClientXMPP):
 
     def _message(self, msg):
         self.inbox.put_nowait(msg)
+
+
+async def iq_step(step, out, coro):
+    """Await an IQ; with "error" in step, expect that error condition."""
+    try:
+        resp = await coro
+    except IqError as e:
+        out["condition"] = e.iq["error"]["condition"]
+        if step.get("error") != out["condition"]:
+            raise RuntimeError("iq error %s" % out["condition"])
+        return None
+    if "error" in step:
+        raise RuntimeError("expected %s, got a result" % step["error"])
+    return resp
+
+
+def photo(n):
+    """n bytes standing for an image, the same for every run."""
+    return bytes(i % 251 for i in range(n))
+
+
+def private_element(c, ns, name):
+    """The slixmpp stanza class for a private element, registered once."""
+    attrib = "herald_%s_%s" % (abs(hash(ns)), name)
+    cls = type(attrib, (ElementBase,), {"name": name, "namespace": ns, "plugin_attrib": attrib})
+    c.plugin["xep_0049"].register(cls)
+    return attrib
 
 
 async def run(sc):
@@ -219,6 +255,53 @@ async def run(sc):
                     if it is not None and it.get("jid") == step["jid"] and it.get("subscription") == step["subscription"] \
                             and it.get("ask") == step.get("ask"):
                         break
+            elif op == "private_set":
+                c = clients[name]
+                await iq_step(step, out, c.plugin["xep_0049"].store(ET.fromstring(step["xml"]), timeout=TIMEOUT))
+            elif op == "private_get":
+                c = clients[name]
+                attrib = private_element(c, step["ns"], step["name"])
+                resp = await iq_step(step, out, c.plugin["xep_0049"].retrieve(attrib, timeout=TIMEOUT))
+                if resp is not None:
+                    el = resp.xml.find("{jabber:iq:private}query/{%s}%s" % (step["ns"], step["name"]))
+                    if el is None:
+                        raise RuntimeError("no element in %s" % resp)
+                    out["text"] = "".join(el.itertext())
+            elif op == "vcard_set":
+                c = clients[name]
+                v = c.plugin["xep_0054"].make_vcard()
+                v["FN"] = step["fn"]
+                if step.get("photo"):
+                    v["PHOTO"]["TYPE"] = "image/png"
+                    v["PHOTO"]["BINVAL"] = photo(step["photo"])
+                await iq_step(step, out, c.plugin["xep_0054"].publish_vcard(v, timeout=TIMEOUT))
+            elif op == "vcard_get":
+                c = clients[name]
+                resp = await iq_step(step, out, c.plugin["xep_0054"].get_vcard(
+                    slixmpp.JID(step["jid"]), local=False, timeout=TIMEOUT))
+                if resp is not None:
+                    out["fn"] = resp["vcard_temp"]["FN"]
+                    data = resp["vcard_temp"]["PHOTO"]["BINVAL"]
+                    out["photo_sha1"] = hashlib.sha1(data).hexdigest() if data else ""
+            elif op == "set_avatar":
+                # XEP-0153: read the vCard, put the image in it, publish it,
+                # then send presence carrying the image's hash.
+                c = clients[name]
+                await c.plugin["xep_0153"].set_avatar(avatar=photo(step["photo"]), mtype="image/png", timeout=TIMEOUT)
+                out["sha1"] = hashlib.sha1(photo(step["photo"])).hexdigest()
+            elif op == "expect_avatar":
+                c = clients[name]
+                seen = []
+                while True:
+                    try:
+                        p = await asyncio.wait_for(c.presences.get(), TIMEOUT)
+                    except asyncio.TimeoutError:
+                        raise RuntimeError("no avatar hash in %s" % seen)
+                    seen.append(str(p))
+                    x = p.xml.find("{vcard-temp:x:update}x/{vcard-temp:x:update}photo")
+                    if p["from"].bare == step["from_bare"] and x is not None and x.text:
+                        break
+                out["photo"] = x.text
             elif op == "ping":
                 c = clients[name]
                 await c.plugin["xep_0199"].ping(jid=step.get("to", c.boundjid.domain), timeout=TIMEOUT)

@@ -146,6 +146,13 @@ type Limits struct {
 	// protect it: addresses that failed on it are refused for it, new
 	// ones slowed, the user's known addresses unaffected.
 	AuthAccountAfter int `toml:"auth_account_after"`
+
+	// PrivateBytes caps one account's XEP-0049 private XML, all elements
+	// together; past it, not-acceptable.
+	PrivateBytes int `toml:"private_bytes"`
+	// VCardBytes caps one account's serialized XEP-0054 vCard, PHOTO
+	// included; past it, not-acceptable.
+	VCardBytes int `toml:"vcard_bytes"`
 }
 
 // Admin configures the admin API.
@@ -307,6 +314,12 @@ func (c *Config) Defaults() {
 	if l.BlockedJIDs == 0 {
 		l.BlockedJIDs = 1000
 	}
+	if l.PrivateBytes == 0 {
+		l.PrivateBytes = 64 << 10
+	}
+	if l.VCardBytes == 0 {
+		l.VCardBytes = 128 << 10
+	}
 	if c.Admin.Socket == "" {
 		c.Admin.Socket = filepath.Join(c.DataDir, "admin.sock")
 	}
@@ -348,6 +361,14 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Limits.validate(); err != nil {
 		return err
+	}
+	for _, l := range []struct {
+		name string
+		v    int
+	}{{"private_bytes", c.Limits.PrivateBytes}, {"vcard_bytes", c.Limits.VCardBytes}} {
+		if l.v < 1 || l.v > 1<<30 {
+			return fmt.Errorf("config: limits.%s must be between 1 and 1073741824 bytes", l.name)
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
