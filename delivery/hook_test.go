@@ -76,7 +76,7 @@ func TestHookDisposes(t *testing.T) {
 	if want := []string{"A out message alice@example.org/home>bob@example.org"}; !slices.Equal(*log, want) {
 		t.Fatalf("hooks saw %q", *log)
 	}
-	if got := bob.take(); len(got) != 0 {
+	if got := bob.Take(); len(got) != 0 {
 		t.Fatalf("bob got %q", got)
 	}
 
@@ -86,7 +86,7 @@ func TestHookDisposes(t *testing.T) {
 	if n := len(*log); n != 4 || !strings.HasPrefix((*log)[3], "B in ") {
 		t.Fatalf("hooks saw %q", *log)
 	}
-	if got := bob.take(); len(got) != 0 {
+	if got := bob.Take(); len(got) != 0 {
 		t.Fatalf("bob got %q", got)
 	}
 }

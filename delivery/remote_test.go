@@ -127,7 +127,7 @@ func TestClusterRouteAcrossNodes(t *testing.T) {
 	// A message to the bare JID and one to the full JID reach B's session.
 	a.r.Route(msg("alice@example.org/home", "bob@example.org", "chat", "hi"), jid.MustParse("alice@example.org/home"), jid.MustParse("bob@example.org"))
 	a.r.Route(msg("alice@example.org/home", "bob@example.org/work", "chat", "again"), jid.MustParse("alice@example.org/home"), jid.MustParse("bob@example.org/work"))
-	got := bob.take()
+	got := bob.Take()
 	if len(got) != 2 || !strings.Contains(got[0], "<body>hi</body>") || !strings.Contains(got[1], "<body>again</body>") {
 		t.Fatalf("bob got %q", got)
 	}
@@ -136,14 +136,14 @@ func TestClusterRouteAcrossNodes(t *testing.T) {
 	}
 	// And back.
 	b.r.Route(msg("bob@example.org/work", "alice@example.org", "chat", "yo"), jid.MustParse("bob@example.org/work"), jid.MustParse("alice@example.org"))
-	if got := alice.take(); len(got) != 1 || !strings.Contains(got[0], "yo") {
+	if got := alice.Take(); len(got) != 1 || !strings.Contains(got[0], "yo") {
 		t.Fatalf("alice got %q", got)
 	}
 
 	// Unavailable on B: A no longer sends bob messages; they go offline.
 	b.r.Registry.Update(jid.MustParse("bob@example.org/work"), func(r *Resource) { r.Available = false; r.Presence = nil })
 	a.r.Route(msg("alice@example.org/home", "bob@example.org", "chat", "later"), jid.MustParse("alice@example.org/home"), jid.MustParse("bob@example.org"))
-	if got := bob.take(); len(got) != 0 {
+	if got := bob.Take(); len(got) != 0 {
 		t.Errorf("unavailable bob got %q", got)
 	}
 	if len(a.off.stored) != 1 {
@@ -166,10 +166,10 @@ func TestClusterPresenceBothNodes(t *testing.T) {
 	idle := bindAt(t, b, "bob@example.org/idle", nil) // not available: no broadcast
 	pres := stanza.NewElement(stanza.NSClient, "presence").Set("from", "alice@example.org/home").Set("to", "bob@example.org")
 	a.r.Route(pres, jid.MustParse("alice@example.org/home"), jid.MustParse("bob@example.org"))
-	if len(bobA.take()) != 1 || len(bobB.take()) != 1 {
+	if len(bobA.Take()) != 1 || len(bobB.Take()) != 1 {
 		t.Error("presence did not reach both of bob's available resources")
 	}
-	if len(idle.take()) != 0 {
+	if len(idle.Take()) != 0 {
 		t.Error("an unavailable resource got presence")
 	}
 }

@@ -1,37 +1,19 @@
 package delivery
 
 import (
+	"github.com/heraldxmpp/herald/delivery/deliverytest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/heraldxmpp/herald/delivery/jid"
 	"github.com/heraldxmpp/herald/delivery/stanza"
 )
 
-type sink struct {
-	mu  sync.Mutex
-	got []string
-}
-
-func (s *sink) Deliver(st *stanza.Element) bool {
-	s.mu.Lock()
-	s.got = append(s.got, string(st.AppendXML(nil, stanza.NSClient)))
-	s.mu.Unlock()
-	return true
-}
-
-func (s *sink) take() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.got
-	s.got = nil
-	return g
-}
-
-type accounts map[string]bool
-
-func (a accounts) Exists(b jid.JID) bool { return a[b.String()] }
+// The shared test doubles.
+type (
+	sink     = deliverytest.Sink
+	accounts = deliverytest.Accounts
+)
 
 type offline struct{ stored []string }
 
@@ -117,18 +99,18 @@ func TestMessageToBareHighestPriority(t *testing.T) {
 	neg := f.connect(t, "bob@example.org/neg", p(-1))
 	f.route(msg("alice@example.org/a", "bob@example.org", "chat", "hi"))
 	for name, s := range map[string]*sink{"hi": hi, "hi2": hi2} {
-		got := s.take()
+		got := s.Take()
 		if len(got) != 1 || !strings.Contains(got[0], `to="bob@example.org"`) {
 			t.Errorf("%s got %q, want the message addressed to the bare JID", name, got)
 		}
 	}
-	if got := lo.take(); len(got) != 0 {
+	if got := lo.Take(); len(got) != 0 {
 		t.Errorf("lower priority resource got %q", got)
 	}
-	if got := neg.take(); len(got) != 0 {
+	if got := neg.Take(); len(got) != 0 {
 		t.Errorf("negative priority resource got %q", got)
 	}
-	if got := a.take(); len(got) != 0 {
+	if got := a.Take(); len(got) != 0 {
 		t.Errorf("sender got %q", got)
 	}
 }
@@ -139,7 +121,7 @@ func TestMessageOnlyNegativeGoesOffline(t *testing.T) {
 	f.connect(t, "alice@example.org/a", p(0))
 	neg := f.connect(t, "bob@example.org/neg", p(-5))
 	f.route(msg("alice@example.org/a", "bob@example.org", "chat", "later"))
-	if got := neg.take(); len(got) != 0 {
+	if got := neg.Take(); len(got) != 0 {
 		t.Fatalf("negative resource got %q", got)
 	}
 	if len(f.off.stored) != 1 || f.off.stored[0] != "bob@example.org later" {
@@ -154,7 +136,7 @@ func TestMessageConnectedNotAvailableStored(t *testing.T) {
 	f.connect(t, "alice@example.org/a", p(0))
 	quiet := f.connect(t, "bob@example.org/quiet", nil)
 	f.route(msg("alice@example.org/a", "bob@example.org", "normal", "x"))
-	if got := quiet.take(); len(got) != 0 {
+	if got := quiet.Take(); len(got) != 0 {
 		t.Fatalf("unavailable resource got %q", got)
 	}
 	if len(f.off.stored) != 1 {
@@ -170,17 +152,17 @@ func TestMessageFullJID(t *testing.T) {
 	// A connected resource gets messages to its full JID whatever its
 	// priority (RFC 6121 8.5.3.1).
 	f.route(msg("alice@example.org/a", "bob@example.org/one", "chat", "x"))
-	if len(b1.take()) != 1 || len(b2.take()) != 0 {
+	if len(b1.Take()) != 1 || len(b2.Take()) != 0 {
 		t.Fatal("full JID message not delivered to exactly that resource")
 	}
 	// No such resource, chat: treated as bare (8.5.3.2.1).
 	f.route(msg("alice@example.org/a", "bob@example.org/gone", "chat", "x"))
-	if len(b2.take()) != 1 {
+	if len(b2.Take()) != 1 {
 		t.Fatal("chat to a missing resource was not delivered as to the bare JID")
 	}
 	// No such resource, normal: service-unavailable back to the sender.
 	f.route(msg("alice@example.org/a", "bob@example.org/gone", "normal", "x"))
-	got := a.take()
+	got := a.Take()
 	if len(got) != 1 || !strings.Contains(got[0], "service-unavailable") || !strings.Contains(got[0], `type="error"`) {
 		t.Fatalf("sender got %q", got)
 	}
@@ -191,19 +173,19 @@ func TestNoSuchUser(t *testing.T) {
 	f := newFixture(t)
 	a := f.connect(t, "alice@example.org/a", p(0))
 	f.route(msg("alice@example.org/a", "nobody@example.org", "chat", "x"))
-	got := a.take()
+	got := a.Take()
 	if len(got) != 1 || !strings.Contains(got[0], "service-unavailable") {
 		t.Fatalf("message to no such user: sender got %q", got)
 	}
 	pres := stanza.NewElement(stanza.NSClient, "presence").Set("from", "alice@example.org/a").Set("to", "nobody@example.org").Set("type", "subscribe")
 	f.route(pres)
-	if got := a.take(); len(got) != 0 {
+	if got := a.Take(); len(got) != 0 {
 		t.Fatalf("presence to no such user answered: %q", got)
 	}
 	iq := stanza.NewElement(stanza.NSClient, "iq").Set("from", "alice@example.org/a").Set("to", "nobody@example.org").Set("type", "get").Set("id", "q")
 	iq.Append(stanza.NewElement(nsEcho, "echo"))
 	f.route(iq)
-	got = a.take()
+	got = a.Take()
 	if len(got) != 1 || !strings.Contains(got[0], "service-unavailable") || !strings.Contains(got[0], `id="q"`) {
 		t.Fatalf("iq to no such user: sender got %q", got)
 	}
@@ -217,15 +199,15 @@ func TestGroupchatAndErrorMessages(t *testing.T) {
 	a := f.connect(t, "alice@example.org/a", p(0))
 	b := f.connect(t, "bob@example.org/b", p(0))
 	f.route(msg("alice@example.org/a", "bob@example.org", "groupchat", "x"))
-	if len(b.take()) != 0 {
+	if len(b.Take()) != 0 {
 		t.Fatal("groupchat delivered to a bare JID")
 	}
-	if got := a.take(); len(got) != 1 || !strings.Contains(got[0], "service-unavailable") {
+	if got := a.Take(); len(got) != 1 || !strings.Contains(got[0], "service-unavailable") {
 		t.Fatalf("groupchat: sender got %q", got)
 	}
 	// An error is never answered with an error (RFC 6120 8.3.1).
 	f.route(msg("alice@example.org/a", "nobody@example.org", "error", "x"))
-	if got := a.take(); len(got) != 0 {
+	if got := a.Take(); len(got) != 0 {
 		t.Fatalf("error message bounced: %q", got)
 	}
 }
@@ -247,7 +229,7 @@ func TestServerIQs(t *testing.T) {
 		iq := stanza.NewElement(stanza.NSClient, "iq").Set("from", "alice@example.org/a").Set("to", c.to).Set("type", "get").Set("id", "i1")
 		iq.Append(c.payload)
 		f.route(iq)
-		got := a.take()
+		got := a.Take()
 		if len(got) != 1 {
 			t.Fatalf("%s to %s: got %d replies", c.payload.Name.Local, c.to, len(got))
 		}
@@ -261,7 +243,7 @@ func TestServerIQs(t *testing.T) {
 	iq := stanza.NewElement(stanza.NSClient, "iq").Set("from", "alice@example.org/a").Set("to", "example.org").Set("type", "get").Set("id", "i2")
 	iq.Append(stanza.NewElement(nsEcho, "echo"), stanza.NewElement(nsEcho, "echo"))
 	f.route(iq)
-	if got := a.take(); len(got) != 1 || !strings.Contains(got[0], "bad-request") {
+	if got := a.Take(); len(got) != 1 || !strings.Contains(got[0], "bad-request") {
 		t.Fatalf("two payloads: got %q", got)
 	}
 }
@@ -270,7 +252,7 @@ func TestRemoteDomainBounced(t *testing.T) {
 	f := newFixture(t)
 	a := f.connect(t, "alice@example.org/a", p(0))
 	f.route(msg("alice@example.org/a", "carol@elsewhere.example", "chat", "x"))
-	if got := a.take(); len(got) != 1 || !strings.Contains(got[0], "remote-server-not-found") {
+	if got := a.Take(); len(got) != 1 || !strings.Contains(got[0], "remote-server-not-found") {
 		t.Fatalf("got %q", got)
 	}
 }

@@ -48,7 +48,7 @@ func TestComponentRouting(t *testing.T) {
 	if !slices.Equal(c.got, want) {
 		t.Fatalf("component got\n%q\nwant\n%q", c.got, want)
 	}
-	if got := a.take(); len(got) != 0 {
+	if got := a.Take(); len(got) != 0 {
 		t.Fatalf("the server answered for the component: %q", got)
 	}
 
@@ -57,7 +57,7 @@ func TestComponentRouting(t *testing.T) {
 	c.got = nil
 	from := jid.MustParse("lobby@conference.example.org/bob")
 	f.r.Route(msg(from.String(), "alice@example.org/a", "groupchat", "hello"), from, jid.MustParse("alice@example.org/a"))
-	if got := a.take(); len(got) != 1 || !strings.Contains(got[0], "hello") {
+	if got := a.Take(); len(got) != 1 || !strings.Contains(got[0], "hello") {
 		t.Fatalf("alice got %q", got)
 	}
 	f.r.Route(msg(from.String(), "nobody@example.org", "chat", "x"), from, jid.MustParse("nobody@example.org"))

@@ -130,7 +130,7 @@ func TestClusterForwardsMostAttributes(t *testing.T) {
 	el := readStream(t, raw.String(), xmlstream.Limits{})
 	el.Set("from", "alice@example.org/home")
 	a.r.Route(el, jid.MustParse("alice@example.org/home"), jid.MustParse("bob@example.org/work"))
-	if got := bob.take(); len(got) != 1 || !strings.Contains(got[0], "many") {
+	if got := bob.Take(); len(got) != 1 || !strings.Contains(got[0], "many") {
 		t.Fatalf("bob got %q", got)
 	}
 }
@@ -191,7 +191,7 @@ func TestOfflineRefusalBounce(t *testing.T) {
 		f.r.Offline = refusingOffline{tc.err}
 		a := f.connect(t, "alice@example.org/a", p(0))
 		f.route(msg("alice@example.org/a", "bob@example.org", "chat", "hello"))
-		got := a.take()
+		got := a.Take()
 		if len(got) != 1 || !strings.Contains(got[0], string(tc.cond)) || strings.Contains(got[0], "hello") != tc.payload {
 			t.Errorf("%v: alice got %q", tc.err, got)
 		}

@@ -2,6 +2,7 @@ package blocking
 
 import (
 	"errors"
+	"github.com/heraldxmpp/herald/delivery/deliverytest"
 	"slices"
 	"strings"
 	"sync"
@@ -63,29 +64,11 @@ func (m *memStore) Change(user jid.JID, unblock bool, jids []string, max int) er
 	return nil
 }
 
-type sink struct {
-	mu  sync.Mutex
-	got []string
-}
-
-func (s *sink) Deliver(st *stanza.Element) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.got = append(s.got, string(st.AppendXML(nil, stanza.NSClient)))
-	return true
-}
-
-func (s *sink) take() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.got
-	s.got = nil
-	return g
-}
-
-type accounts map[string]bool
-
-func (a accounts) Exists(b jid.JID) bool { return a[b.String()] }
+// The shared test doubles.
+type (
+	sink     = deliverytest.Sink
+	accounts = deliverytest.Accounts
+)
 
 type remote struct{ sent []string }
 
@@ -132,11 +115,11 @@ func (e *env) iq(t *testing.T, full, typ, payload string) string {
 	}
 	el.Set("from", full)
 	e.r.Route(el, jid.MustParse(full), jid.JID{})
-	for _, got := range e.sinks[full].take() {
+	for _, got := range e.sinks[full].Take() {
 		if strings.Contains(got, `id="q"`) {
 			return got
 		}
-		e.sinks[full].got = append(e.sinks[full].got, got) // a push: keep it
+		e.sinks[full].Keep(got) // a push: keep it
 	}
 	t.Fatalf("no answer to %s", payload)
 	return ""
@@ -165,7 +148,7 @@ func TestBlocklistIQs(t *testing.T) {
 	}
 	// XEP-0191 3.3: the push reaches every resource, the requester too.
 	for name, s := range map[string]*sink{"one": a1, "two": a2} {
-		p := s.take()
+		p := s.Take()
 		if len(p) != 1 || !strings.Contains(p[0], `<block xmlns="urn:xmpp:blocking"><item jid="mallory@example.com"/><item jid="spam.example"/></block>`) {
 			t.Errorf("push to %s: %q", name, p)
 		}
@@ -199,19 +182,19 @@ func TestBlocklistIQs(t *testing.T) {
 	if st := e.svc.Stats(); st.Full != 2 {
 		t.Errorf("stats %+v, want 2 refused at the cap", st)
 	}
-	a1.take()
-	a2.take()
+	a1.Take()
+	a2.Take()
 
 	// Unblock one: push and the current presence to it; then all.
 	e.iq(t, "alice@example.org/one", "set", `<unblock xmlns="urn:xmpp:blocking"><item jid="spam.example"/></unblock>`)
-	if p := a2.take(); len(p) != 1 || !strings.Contains(p[0], `<unblock xmlns="urn:xmpp:blocking"><item jid="spam.example"/></unblock>`) {
+	if p := a2.Take(); len(p) != 1 || !strings.Contains(p[0], `<unblock xmlns="urn:xmpp:blocking"><item jid="spam.example"/></unblock>`) {
 		t.Errorf("unblock push: %q", p)
 	}
 	if n := len(e.remote.sent); n != 2 || !strings.Contains(e.remote.sent[0], "<show>chat</show>") {
 		t.Errorf("presence on unblock: %q", e.remote.sent)
 	}
 	e.iq(t, "alice@example.org/one", "set", `<unblock xmlns="urn:xmpp:blocking"/>`)
-	if p := a2.take(); len(p) != 1 || !strings.Contains(p[0], `<unblock xmlns="urn:xmpp:blocking"/>`) {
+	if p := a2.Take(); len(p) != 1 || !strings.Contains(p[0], `<unblock xmlns="urn:xmpp:blocking"/>`) {
 		t.Errorf("unblock-all push: %q", p)
 	}
 	if l, _ := e.store.Blocklist(jid.MustParse("alice@example.org")); len(l) != 0 {
@@ -223,7 +206,7 @@ func TestBlocklistIQs(t *testing.T) {
 	iq := stanza.NewElement(stanza.NSClient, "iq").Set("type", "get").Set("id", "q").Set("from", "bob@example.org/x").Set("to", "alice@example.org").
 		Append(stanza.NewElement(NS, "blocklist"))
 	e.r.Route(iq, jid.MustParse("bob@example.org/x"), jid.MustParse("alice@example.org"))
-	if got := e.sinks["bob@example.org/x"].take(); len(got) != 1 || !strings.Contains(got[0], "service-unavailable") {
+	if got := e.sinks["bob@example.org/x"].Take(); len(got) != 1 || !strings.Contains(got[0], "service-unavailable") {
 		t.Errorf("bob reading alice's list: %q", got)
 	}
 }
@@ -233,9 +216,9 @@ func TestEnforcement(t *testing.T) {
 	alice := e.connect(t, "alice@example.org/one")
 	bob := e.connect(t, "bob@example.org/x")
 	e.iq(t, "alice@example.org/one", "set", `<block xmlns="urn:xmpp:blocking"><item jid="bob@example.org"/><item jid="evil.example"/></block>`)
-	alice.take()
+	alice.Take()
 	// XEP-0191 3.3: bob got alice's unavailable presence.
-	if got := bob.take(); len(got) != 1 || !strings.Contains(got[0], `<presence type="unavailable" from="alice@example.org/one" to="bob@example.org"/>`) {
+	if got := bob.Take(); len(got) != 1 || !strings.Contains(got[0], `<presence type="unavailable" from="alice@example.org/one" to="bob@example.org"/>`) {
 		t.Errorf("bob got %q on the block", got)
 	}
 
@@ -247,34 +230,34 @@ func TestEnforcement(t *testing.T) {
 	e.route(stanza.NewElement(stanza.NSClient, "iq").Set("from", "bob@example.org/x").Set("to", "alice@example.org/one").Set("type", "get").Set("id", "i").
 		Append(stanza.NewElement("urn:xmpp:ping", "ping")))
 	e.route(stanza.NewElement(stanza.NSClient, "iq").Set("from", "bob@example.org/x").Set("to", "alice@example.org/one").Set("type", "result").Set("id", "r"))
-	if got := alice.take(); len(got) != 0 {
+	if got := alice.Take(); len(got) != 0 {
 		t.Errorf("alice got %q from a blocked JID", got)
 	}
-	got := bob.take()
+	got := bob.Take()
 	if len(got) != 2 || !strings.Contains(got[0], "service-unavailable") || !strings.Contains(got[1], `<iq`) || !strings.Contains(got[1], "service-unavailable") {
 		t.Errorf("bob got %q", got)
 	}
 	// A domain item blocks every JID of the domain.
 	e.route(message("mallory@evil.example/r", "alice@example.org/one", "chat"))
-	if got := alice.take(); len(got) != 0 {
+	if got := alice.Take(); len(got) != 0 {
 		t.Errorf("alice got %q from a blocked domain", got)
 	}
 
 	// Outbound to bob: not-acceptable with <blocked/>; presence dropped.
 	e.route(message("alice@example.org/one", "bob@example.org", "chat"))
 	e.route(stanza.NewElement(stanza.NSClient, "presence").Set("from", "alice@example.org/one").Set("to", "bob@example.org"))
-	got = alice.take()
+	got = alice.Take()
 	if len(got) != 1 || !strings.Contains(got[0], `<error type="cancel"><not-acceptable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/><blocked xmlns="urn:xmpp:blocking:errors"/></error>`) {
 		t.Errorf("alice got %q", got)
 	}
-	if got := bob.take(); len(got) != 0 {
+	if got := bob.Take(); len(got) != 0 {
 		t.Errorf("bob got %q", got)
 	}
 	// One's own resources are never blocked, whatever the list says.
 	e.store.Change(jid.MustParse("alice@example.org"), false, []string{"alice@example.org"}, 10)
 	two := e.connect(t, "alice@example.org/two")
 	e.route(message("alice@example.org/one", "alice@example.org/two", "chat"))
-	if got := two.take(); len(got) != 1 {
+	if got := two.Take(); len(got) != 1 {
 		t.Errorf("own resource got %q", got)
 	}
 	if s := e.svc.Stats(); s.RefusedIn != 6 || s.RefusedOut != 2 {
@@ -284,7 +267,7 @@ func TestEnforcement(t *testing.T) {
 	// A store that cannot be read lets stanzas pass, and counts it.
 	e.store.fail = errors.New("disk on fire")
 	e.route(message("bob@example.org/x", "alice@example.org/one", "chat"))
-	if got := alice.take(); len(got) != 1 {
+	if got := alice.Take(); len(got) != 1 {
 		t.Errorf("with a failing store alice got %q", got)
 	}
 	if s := e.svc.Stats(); s.ReadFailures != 2 { // bob's list (Out), alice's (In)

@@ -1,8 +1,8 @@
 package carbons
 
 import (
+	"github.com/heraldxmpp/herald/delivery/deliverytest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/heraldxmpp/herald/delivery"
@@ -10,29 +10,11 @@ import (
 	"github.com/heraldxmpp/herald/delivery/stanza"
 )
 
-type sink struct {
-	mu  sync.Mutex
-	got []string
-}
-
-func (s *sink) Deliver(st *stanza.Element) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.got = append(s.got, string(st.AppendXML(nil, stanza.NSClient)))
-	return true
-}
-
-func (s *sink) take() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.got
-	s.got = nil
-	return g
-}
-
-type accounts map[string]bool
-
-func (a accounts) Exists(b jid.JID) bool { return a[b.String()] }
+// The shared test doubles.
+type (
+	sink     = deliverytest.Sink
+	accounts = deliverytest.Accounts
+)
 
 type offline struct{ n int }
 
@@ -83,7 +65,7 @@ func (e *env) iq(t *testing.T, full, to, typ, op, want string) string {
 		toJID = jid.MustParse(to)
 	}
 	e.r.Route(iq, jid.MustParse(full), toJID)
-	got := e.sinks[full].take()
+	got := e.sinks[full].Take()
 	if len(got) != 1 || !strings.Contains(got[0], `type="`+want+`"`) {
 		t.Fatalf("%s %s from %s: got %q, want type %s", typ, op, full, got, want)
 	}
@@ -114,7 +96,7 @@ func (e *env) route(st *stanza.Element) {
 func (e *env) expect(t *testing.T, want map[string]string) {
 	t.Helper()
 	for full, s := range e.sinks {
-		got := s.take()
+		got := s.Take()
 		w := want[full]
 		switch {
 		case w == "" && len(got) != 0:
@@ -231,10 +213,10 @@ func TestNotCopied(t *testing.T) {
 		"muc private":     message("alice@example.org/home", "bob@example.org", "chat", body("a"), muc),
 	} {
 		e.route(st)
-		if got := e.sinks["bob@example.org/two"].take(); len(got) != 0 && st.Get("type") != "headline" {
+		if got := e.sinks["bob@example.org/two"].Take(); len(got) != 0 && st.Get("type") != "headline" {
 			t.Errorf("%s: two got %q", name, got)
 		}
-		if got := e.sinks["bob@example.org/one"].take(); len(got) > 1 {
+		if got := e.sinks["bob@example.org/one"].Take(); len(got) > 1 {
 			t.Errorf("%s: one got %q", name, got)
 		}
 	}

@@ -1,8 +1,8 @@
 package disco
 
 import (
+	"github.com/heraldxmpp/herald/delivery/deliverytest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/heraldxmpp/herald/delivery"
@@ -10,29 +10,11 @@ import (
 	"github.com/heraldxmpp/herald/delivery/stanza"
 )
 
-type sink struct {
-	mu  sync.Mutex
-	got []string
-}
-
-func (s *sink) Deliver(st *stanza.Element) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.got = append(s.got, string(st.AppendXML(nil, stanza.NSClient)))
-	return true
-}
-
-func (s *sink) take() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.got
-	s.got = nil
-	return g
-}
-
-type accounts map[string]bool
-
-func (a accounts) Exists(b jid.JID) bool { return a[b.String()] }
+// The shared test doubles.
+type (
+	sink     = deliverytest.Sink
+	accounts = deliverytest.Accounts
+)
 
 // other stands for any later service: it declares a feature, an account
 // feature, an identity and a component, and disco reports them.
@@ -67,7 +49,7 @@ func ask(t *testing.T, r *delivery.Router, a *sink, typ, to string, payload *sta
 	from := jid.MustParse("alice@example.org/a")
 	iq := stanza.NewElement(stanza.NSClient, "iq").Set("from", from.String()).Set("to", to).Set("type", typ).Set("id", "i1")
 	r.Route(iq.Append(payload), from, jid.MustParse(to))
-	got := a.take()
+	got := a.Take()
 	if len(got) != 1 {
 		t.Fatalf("%s %s to %s: %d replies", typ, payload.Name.Space, to, len(got))
 	}
